@@ -22,12 +22,19 @@ func F16ToF32(dst []float32, src []uint16) { f16ToF32(dst[:len(src)], src) }
 // F32ToF16 converts len(src) values to IEEE half, rounding to nearest even (overflow → ±Inf).
 func F32ToF16(dst []uint16, src []float32) { f32ToF16(dst[:len(src)], src) }
 
+// The slice conversions in use: pure Go here, replaced at init by a SIMD path where the CPU
+// has one (convert_amd64.go). convPath names the installed path.
 var (
 	bf16ToF32 = bf16ToF32Go
 	f32ToBF16 = f32ToBF16Go
 	f16ToF32  = f16ToF32Go
 	f32ToF16  = f32ToF16Go
+	convPath  = pathGo
 )
+
+func setConvGo() {
+	bf16ToF32, f32ToBF16, f16ToF32, f32ToF16 = bf16ToF32Go, f32ToBF16Go, f16ToF32Go, f32ToF16Go
+}
 
 func bf16ToF32Go(dst []float32, src []uint16) {
 	for i, h := range src {
@@ -66,14 +73,17 @@ func BF16FromF32(f float32) uint16 {
 // BF16ToF32Scalar widens one bf16 value (exact).
 func BF16ToF32Scalar(h uint16) float32 { return math.Float32frombits(uint32(h) << 16) }
 
-// F16ToF32Scalar widens one IEEE half value (exact, subnormals included).
+// F16ToF32Scalar widens one IEEE half value (exact, subnormals included). A NaN keeps its sign
+// and payload and comes out quiet, as the F16C instruction VCVTPH2PS does.
 func F16ToF32Scalar(h uint16) float32 {
 	sign := uint32(h>>15) << 31
 	exp := uint32(h>>10) & 0x1f
 	man := uint32(h) & 0x3ff
 	switch {
+	case exp == 0x1f && man == 0:
+		return math.Float32frombits(sign | 0x7f800000)
 	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+		return math.Float32frombits(sign | 0x7fc00000 | man<<13)
 	case exp != 0:
 		return math.Float32frombits(sign | (exp+112)<<23 | man<<13)
 	case man == 0:

@@ -9,6 +9,10 @@
 // Storage on "cuda:N" is an opaque device pointer owned by a kernels backend; this package only
 // carries it and never dereferences it.
 //
+// Conversions (convert.go): scalar forms are the reference; the slice forms dispatch at init to
+// AVX-512 or AVX2+F16C assembly (convert_amd64.s) with bit-identical results, pure Go elsewhere
+// or with the purego build tag.
+//
 // Non-goals: autograd, broadcasting arithmetic, strided (non-contiguous) views. Math lives in
 // kernels/.
 //

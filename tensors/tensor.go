@@ -72,47 +72,53 @@ func NumelOf(shape []int) (int64, error) {
 	return n, nil
 }
 
+// nbytesOf returns numel(shape) × dt.Size(), checked for overflow.
+func nbytesOf(dt DType, shape []int) (int64, error) {
+	n, err := NumelOf(shape)
+	if err != nil {
+		return 0, err
+	}
+	sz := int64(dt.Size())
+	if sz == 0 {
+		return 0, fmt.Errorf("invalid dtype %v", dt)
+	}
+	if n > math.MaxInt64/sz {
+		return 0, fmt.Errorf("%w: %v%v: byte size overflows int64", ErrShape, dt, shape)
+	}
+	return n * sz, nil
+}
+
 // New allocates a zeroed CPU tensor. It panics on a negative or overflowing shape (a programmer
 // error); shapes from files must be checked with NumelOf first.
 func New(dt DType, shape ...int) *Tensor {
-	n, err := NumelOf(shape)
+	nb, err := nbytesOf(dt, shape)
 	if err != nil {
 		panic(err)
 	}
-	if dt.Size() == 0 {
-		panic("tensors.New: invalid dtype")
-	}
 	// Back the bytes by []uint64 so every element type is aligned.
-	words := make([]uint64, (n*int64(dt.Size())+7)/8)
-	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), n*int64(dt.Size()))
+	words := make([]uint64, (nb+7)/8)
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), nb)
 	return &Tensor{dtype: dt, shape: append([]int(nil), shape...), st: HostStorage(b, false, nil)}
 }
 
 // FromBytes wraps b (not copied) as a CPU tensor. len(b) must equal numel × dtype size.
 func FromBytes(dt DType, shape []int, b []byte) (*Tensor, error) {
-	n, err := NumelOf(shape)
+	nb, err := nbytesOf(dt, shape)
 	if err != nil {
 		return nil, err
 	}
-	if dt.Size() == 0 {
-		return nil, fmt.Errorf("invalid dtype %v", dt)
-	}
-	if int64(len(b)) != n*int64(dt.Size()) {
-		return nil, fmt.Errorf("%w: %v%v needs %d bytes, have %d", ErrShape, dt, shape, n*int64(dt.Size()), len(b))
+	if int64(len(b)) != nb {
+		return nil, fmt.Errorf("%w: %v%v needs %d bytes, have %d", ErrShape, dt, shape, nb, len(b))
 	}
 	return &Tensor{dtype: dt, shape: append([]int(nil), shape...), st: HostStorage(b, false, nil)}, nil
 }
 
 // FromStorage makes a tensor over st starting at byte offset off. The block must fit in st.
 func FromStorage(dt DType, shape []int, st *Storage, off int64) (*Tensor, error) {
-	n, err := NumelOf(shape)
+	nb, err := nbytesOf(dt, shape)
 	if err != nil {
 		return nil, err
 	}
-	if dt.Size() == 0 {
-		return nil, fmt.Errorf("invalid dtype %v", dt)
-	}
-	nb := n * int64(dt.Size())
 	if off < 0 || off > st.size || nb > st.size-off {
 		return nil, fmt.Errorf("%w: %v%v at offset %d does not fit in %d bytes", ErrShape, dt, shape, off, st.size)
 	}
@@ -210,6 +216,8 @@ func (t *Tensor) Reshape(shape ...int) (*Tensor, error) {
 			infer = i
 		case d < 0:
 			return nil, fmt.Errorf("%w: reshape %v to %v", ErrShape, t.shape, shape)
+		case d != 0 && known > math.MaxInt/d: // checked: a wrapped product could match n
+			return nil, fmt.Errorf("%w: reshape %v to %v overflows", ErrShape, t.shape, shape)
 		default:
 			known *= d
 		}
