@@ -1,0 +1,100 @@
+package attention
+
+import (
+	"runtime"
+	"testing"
+
+	"github.com/glmflow/glmflow/kernels/gemm"
+)
+
+// FLOP convention (FlashAttention's): forward = 4·Σ_seg L²·H·Dh (Q·Kᵀ and P·V, 2 FLOP per
+// multiply-add), halved for causal; backward = 2.5× forward (the five products of the textbook
+// backward), so fwd+bwd = 3.5× forward. The dq pass recomputes Q·Kᵀ and dO·Vᵀ, which the
+// convention does not count: the kernel executes 4.5× forward FLOPs for fwd+bwd.
+var benchCases = []struct {
+	name string
+	c    tcase
+}{
+	{"text-tiny/T1024-H8-K2-D32-causal", tcase{T: 1024, H: 8, K: 2, Dh: 32, causal: true}},
+	{"vision-tiny/T2048-8x256-H6-D64", tcase{T: 2048, H: 6, K: 6, Dh: 64, cu: []int32{0, 256, 512, 768, 1024, 1280, 1536, 1792, 2048}}},
+	{"big/T4096-H16-D128-causal", tcase{T: 4096, H: 16, K: 16, Dh: 128, causal: true}},
+}
+
+func fwdFlops(c tcase) float64 {
+	cu := c.cu
+	if cu == nil {
+		cu = []int32{0, int32(c.T)}
+	}
+	f := 0.0
+	for i := 1; i < len(cu); i++ {
+		L := float64(cu[i] - cu[i-1])
+		f += 4 * L * L * float64(c.H*c.Dh)
+	}
+	if c.causal {
+		f /= 2
+	}
+	return f
+}
+
+func BenchmarkForward(b *testing.B) {
+	for _, bc := range benchCases {
+		b.Run(bc.name, func(b *testing.B) { benchAttention(b, bc.c, false) })
+	}
+}
+
+func BenchmarkForwardBackward(b *testing.B) {
+	for _, bc := range benchCases {
+		b.Run(bc.name, func(b *testing.B) { benchAttention(b, bc.c, true) })
+	}
+}
+
+func benchAttention(b *testing.B, c tcase, withBwd bool) {
+	if testing.Short() && c.T*c.H*c.Dh > 1<<20 {
+		b.Skip("large case skipped in -short")
+	}
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	p := c.params()
+	in := makeInputs(c, 1)
+	nq, nk := c.T*c.H*c.Dh, c.T*c.K*c.Dh
+	o, lse := make([]float32, nq), make([]float32, c.H*c.T)
+	dq, dk, dv := make([]float32, nq), make([]float32, nk), make([]float32, nk)
+	flops := fwdFlops(c)
+	if withBwd {
+		flops *= 3.5
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
+	for b.Loop() {
+		if err := Forward(o, lse, in.q, in.k, in.v, p); err != nil {
+			b.Fatal(err)
+		}
+		if withBwd {
+			if err := Backward(dq, dk, dv, in.do, in.q, in.k, in.v, o, lse, p); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(flops*float64(b.N)/(threadCPU()-cpu0)/1e9, "GFLOP/cpu-s")
+}
+
+// BenchmarkGemmBaseline is the same-run ceiling: gemm.SgemmSerial on a 256³ product (the rate
+// the tile products could reach if attention were only GEMM).
+func BenchmarkGemmBaseline(b *testing.B) {
+	const n = 256
+	x := make([]float32, n*n)
+	for i := range x {
+		x[i] = float32(i%7) - 3
+	}
+	c := make([]float32, n*n)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	cpu0 := threadCPU()
+	for b.Loop() {
+		gemm.SgemmSerial(false, false, n, n, n, 1, x, n, x, n, 0, c, n)
+	}
+	b.ReportMetric(2*n*n*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(2*n*n*n*float64(b.N)/(threadCPU()-cpu0)/1e9, "GFLOP/cpu-s")
+}

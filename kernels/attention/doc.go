@@ -1,0 +1,38 @@
+// Package attention is fp32 multi-head scaled-dot-product attention, forward and backward, in
+// the FlashAttention-2 style: Q·Kᵀ is computed tile by tile with an online softmax, so memory
+// does not grow with T² (per-worker tile scratch only; the backward recomputes the
+// probabilities from q, k and the saved logsumexp).
+//
+// Shape vocabulary: T tokens (all sequences packed), H query heads, K kv heads (GQA: query head
+// h reads kv head h/(H/K)), Dh head dim (any size ≥ 1; GLM-4.5V: text 128, vision 128; small
+// models 16–80).
+//
+//	q, o, do, dq  [T, H, Dh]
+//	k, v, dk, dv  [T, K, Dh]
+//	lse           [H, T]   natural-log logsumexp of the scaled logits of each query row
+//	cu_seqlens    [nseg+1] like flash-attn varlen: token t belongs to segment s when
+//	              cu[s] ≤ t < cu[s+1]; queries see keys of their own segment only
+//	key padding   [T]      true: the key is padding and no query attends to it
+//
+// Masking: a query row with no visible key (all its keys padded, or causal with only padded
+// keys before it) gets output 0, lse = +Inf and zero gradients, never NaN. Padded queries are
+// not masked (their rows are computed like any other; the loss ignores them).
+//
+// Work split and determinism: a task stacks the G = H/K query heads of one kv head (tile rows
+// are (token, head) pairs), so each K/V tile is packed once per G heads. Forward: one task per
+// (segment, kv head, query block). Backward: D = rowsum(do ⊙ o) first; then one task per
+// (segment, kv head, key block) owns dk/dv rows (summing over query blocks in order and over the
+// group's (token, head) rows inside one GEMM reduction); then one task per (segment, kv head,
+// query block) owns dq rows (it recomputes Q·Kᵀ and dO·Vᵀ rather than sharing dS with the dk/dv
+// pass, which would need atomics or [T, T] memory). No atomics; every output element is produced
+// by one task with a fixed order of operations, so results are bit-identical for any GOMAXPROCS.
+//
+// Compute (tile.go): tile products on gemm.SgemmSerial (AVX-512 / AVX2 microkernels), row
+// max/sum/exp/scale on package vec (assembly), dS = P ⊙ (dP − D) in this package's assembly
+// (ds_amd64.s); paths are picked at start-up with golang.org/x/sys/cpu, and a plain-Go path
+// (also used on other GOARCHes and with the purego tag) is what tests compare against.
+//
+// Non-goals: dropout (GLM-4.5V uses 0), attention bias / ALiBi, sliding windows, bf16 storage,
+// KV-cache decoding. The float64 reference (RefForward, RefBackward) materialises [T, T] and is
+// meant for tests only.
+package attention

@@ -1,0 +1,48 @@
+//go:build amd64 && !purego
+
+package attention
+
+import "golang.org/x/sys/cpu" // AVX2 / AVX-512 detection
+
+var (
+	hasAVX2   = cpu.X86.HasAVX2 && cpu.X86.HasFMA
+	hasAVX512 = hasAVX2 && cpu.X86.HasAVX512F
+)
+
+func init() {
+	switch {
+	case hasAVX512:
+		path = pathAVX512
+	case hasAVX2:
+		path = pathAVX2
+	}
+}
+
+// available reports whether this build and CPU can run path p.
+func available(p int) bool {
+	switch p {
+	case pathAVX512:
+		return hasAVX512
+	case pathAVX2:
+		return hasAVX2
+	}
+	return true
+}
+
+// dsAVX512 and dsAVX2 (ds_amd64.s) set p[i] = p[i]·(dp[i] − d) for i < n; n ≥ 0.
+
+//go:noescape
+func dsAVX512(p, dp *float32, n int, d float32)
+
+//go:noescape
+func dsAVX2(p, dp *float32, n int, d float32)
+
+// dsAsm is dS = P ⊙ (dP − d) on one row with the active path; len(p) > 0, len(dp) ≥ len(p).
+func dsAsm(p, dp []float32, d float32) {
+	dp = dp[:len(p)]
+	if path == pathAVX512 {
+		dsAVX512(&p[0], &dp[0], len(p), d)
+	} else {
+		dsAVX2(&p[0], &dp[0], len(p), d)
+	}
+}

@@ -1,0 +1,9 @@
+//go:build !amd64 || purego
+
+package attention
+
+// Without assembly only pathGo exists.
+
+func available(p int) bool { return p == pathGo }
+
+func dsAsm(p, dp []float32, d float32) { dsGo(p, dp, d) }

@@ -1,0 +1,162 @@
+package elementwise
+
+import (
+	"fmt"
+
+	"github.com/glmflow/glmflow/kernels/vec"
+)
+
+// SiLU sets out = x·σ(x), σ(x) = 1/(1+e^−x).
+//
+//	out, x [n]
+func SiLU(out, x []float32) error {
+	if err := checkLen("SiLU", len(out), []string{"x"}, x); err != nil {
+		return err
+	}
+	run(len(out), func(lo, hi int) { siluRange(out[lo:hi], x[lo:hi]) })
+	return nil
+}
+
+// SiLUBackward sets dx = dout·σ(x)·(1 + x·(1−σ(x))).
+//
+//	dx, dout, x [n]
+func SiLUBackward(dx, dout, x []float32) error {
+	if err := checkLen("SiLUBackward", len(dx), []string{"dout", "x"}, dout, x); err != nil {
+		return err
+	}
+	run(len(dx), func(lo, hi int) { siluGradRange(dx[lo:hi], dout[lo:hi], x[lo:hi]) })
+	return nil
+}
+
+// SwiGLU sets out = silu(g)·u = g·σ(g)·u.
+//
+//	out, g, u [n]
+func SwiGLU(out, g, u []float32) error {
+	if err := checkLen("SwiGLU", len(out), []string{"g", "u"}, g, u); err != nil {
+		return err
+	}
+	run(len(out), func(lo, hi int) { swigluRange(out[lo:hi], g[lo:hi], u[lo:hi]) })
+	return nil
+}
+
+// SwiGLUBackward sets du = dout·silu(g) and dg = dout·u·σ(g)·(1 + g·(1−σ(g))).
+// dg and du must be different slices; each may alias an input.
+//
+//	dg, du, dout, g, u [n]
+func SwiGLUBackward(dg, du, dout, g, u []float32) error {
+	if err := checkLen("SwiGLUBackward", len(dout), []string{"dg", "du", "g", "u"}, dg, du, g, u); err != nil {
+		return err
+	}
+	run(len(dout), func(lo, hi int) {
+		swigluGradRange(dg[lo:hi], du[lo:hi], dout[lo:hi], g[lo:hi], u[lo:hi])
+	})
+	return nil
+}
+
+// SwiGLUFused is SwiGLU on a concatenated gate_up projection: row t of gu holds the gate in
+// columns [0, F) and the up projection in [F, 2F) (HF gate_up_proj + chunk(2, dim=-1)).
+//
+//	out [T, F]
+//	gu  [T, 2F]
+func SwiGLUFused(out, gu []float32, T, F int) error {
+	if err := checkFused("SwiGLUFused", "out", out, gu, T, F); err != nil {
+		return err
+	}
+	rows(T, 2*F, func(t0, t1 int) {
+		for t := t0; t < t1; t++ {
+			r := gu[2*t*F : 2*(t+1)*F]
+			swigluRange(out[t*F:(t+1)*F], r[:F], r[F:])
+		}
+	})
+	return nil
+}
+
+// SwiGLUFusedBackward is the backward of SwiGLUFused: dgu row t gets dg in [0, F) and du in
+// [F, 2F). dgu is overwritten and must not alias gu.
+//
+//	dgu  [T, 2F]
+//	dout [T, F]
+//	gu   [T, 2F]
+func SwiGLUFusedBackward(dgu, dout, gu []float32, T, F int) error {
+	if err := checkFused("SwiGLUFusedBackward", "dout", dout, gu, T, F); err != nil {
+		return err
+	}
+	if len(dgu) != 2*T*F {
+		return fmt.Errorf("elementwise.SwiGLUFusedBackward: len(dgu) = %d, want T·2F = %d", len(dgu), 2*T*F)
+	}
+	rows(T, 2*F, func(t0, t1 int) {
+		for t := t0; t < t1; t++ {
+			r := gu[2*t*F : 2*(t+1)*F]
+			d := dgu[2*t*F : 2*(t+1)*F]
+			swigluGradRange(d[:F], d[F:], dout[t*F:(t+1)*F], r[:F], r[F:])
+		}
+	})
+	return nil
+}
+
+func checkFused(op, outName string, out, gu []float32, T, F int) error {
+	switch {
+	case T < 0 || F <= 0:
+		return fmt.Errorf("elementwise.%s: bad dims T=%d F=%d", op, T, F)
+	case len(out) != T*F:
+		return fmt.Errorf("elementwise.%s: len(%s) = %d, want T·F = %d", op, outName, len(out), T*F)
+	case len(gu) != 2*T*F:
+		return fmt.Errorf("elementwise.%s: len(gu) = %d, want T·2F = %d", op, len(gu), 2*T*F)
+	}
+	return nil
+}
+
+// The range kernels below work in chunks: σ of a chunk into a stack buffer with vec.Sigmoid,
+// then one pass combining it with the other operands. Every element reads its inputs before
+// writing its outputs, so outputs may alias inputs.
+
+func siluRange(out, x []float32) {
+	var s [chunk]float32
+	for lo := 0; lo < len(out); lo += chunk {
+		hi := min(lo+chunk, len(out))
+		o, v, sg := out[lo:hi], x[lo:hi], s[:hi-lo]
+		vec.Sigmoid(sg, v)
+		for i := range o {
+			o[i] = v[i] * sg[i]
+		}
+	}
+}
+
+func siluGradRange(dx, dout, x []float32) {
+	var s [chunk]float32
+	for lo := 0; lo < len(dx); lo += chunk {
+		hi := min(lo+chunk, len(dx))
+		d, g, v, sg := dx[lo:hi], dout[lo:hi], x[lo:hi], s[:hi-lo]
+		vec.Sigmoid(sg, v)
+		for i := range d {
+			si := sg[i]
+			d[i] = g[i] * si * (1 + v[i]*(1-si))
+		}
+	}
+}
+
+func swigluRange(out, g, u []float32) {
+	var s [chunk]float32
+	for lo := 0; lo < len(out); lo += chunk {
+		hi := min(lo+chunk, len(out))
+		o, gg, uu, sg := out[lo:hi], g[lo:hi], u[lo:hi], s[:hi-lo]
+		vec.Sigmoid(sg, gg)
+		for i := range o {
+			o[i] = gg[i] * sg[i] * uu[i]
+		}
+	}
+}
+
+func swigluGradRange(dg, du, dout, g, u []float32) {
+	var s [chunk]float32
+	for lo := 0; lo < len(dout); lo += chunk {
+		hi := min(lo+chunk, len(dout))
+		dgg, duu, d, gg, uu, sg := dg[lo:hi], du[lo:hi], dout[lo:hi], g[lo:hi], u[lo:hi], s[:hi-lo]
+		vec.Sigmoid(sg, gg)
+		for i := range d {
+			si, gi, ui, di := sg[i], gg[i], uu[i], d[i]
+			duu[i] = di * (gi * si)
+			dgg[i] = di * ui * si * (1 + gi*(1-si))
+		}
+	}
+}

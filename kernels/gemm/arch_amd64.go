@@ -1,0 +1,78 @@
+package gemm
+
+// Path detection and the Go side of the amd64 assembly (kernels_amd64.go is generated).
+
+//go:generate go run gen_kernels.go
+
+import "golang.org/x/sys/cpu" // CPU feature and OS register-state detection
+
+// The kernels hard-code the row-major A panel stride; these fail to compile if it drifts.
+var (
+	_ [asmAStride - aStride]struct{}
+	_ [aStride - asmAStride]struct{}
+)
+
+func init() {
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		impls[PathAVX2] = &impl{path: PathAVX2, mr: gemmYMR, nr: gemmYNV * 8, tile: avx2Tile, transpose8: transpose8AVX, packK6: packK6Asm}
+		cur = impls[PathAVX2]
+	}
+	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
+		impls[PathAVX512] = &impl{path: PathAVX512, mr: gemmZMR, nr: gemmZNV * 16, tile: avx512Tile, transpose8: transpose8AVX, packK6: packK6Asm}
+		cur = impls[PathAVX512]
+	}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// avx512Tile runs the 6×64 ZMM kernel variant for mr rows and ⌈nc/16⌉ vectors; the last
+// vector is stored under an opmask of its valid lanes.
+func avx512Tile(kMajor bool, mr, nc, kc int, a, b, c []float32, ldc int, alpha, beta float32, load bool) {
+	nv := (nc + 15) / 16
+	mask := 1<<(nc-16*(nv-1)) - 1
+	f := gemmZr[mr-1][nv-1]
+	if kMajor {
+		f = gemmZk[mr-1][nv-1]
+	}
+	f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta, mask, b2i(load))
+}
+
+// avx2Tile runs the 6×16 YMM kernel variant; mask is the lane count of the last vector.
+func avx2Tile(kMajor bool, mr, nc, kc int, a, b, c []float32, ldc int, alpha, beta float32, load bool) {
+	nv := (nc + 7) / 8
+	f := gemmYr[mr-1][nv-1]
+	if kMajor {
+		f = gemmYk[mr-1][nv-1]
+	}
+	f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta, nc-8*(nv-1), b2i(load))
+}
+
+// transpose8AVX writes dst[j*ds+i] = src[i*ls+j] for i < 8·r8, j < 8·c8 (8×8 YMM blocks).
+// Callers guarantee the slices cover those elements.
+func transpose8AVX(dst, src []float32, ds, ls, r8, c8 int) {
+	if r8 > 0 && c8 > 0 {
+		transpose8x8(&dst[0], &src[0], ds, ls, r8, c8)
+	}
+}
+
+// packK6Asm packs a k-major 6-row A panel (see packA); nil-safe for kc == 0.
+func packK6Asm(dst, src []float32, lds, kc int) {
+	if kc > 0 {
+		_ = dst[kc*6-1]
+		_ = src[(kc-1)*lds+5]
+		packK6(&dst[0], &src[0], lds, kc)
+	}
+}
+
+//go:noescape
+func packK6(dst, src *float32, lds, kc int)
+
+// transpose8x8 is in pack_amd64.s.
+//
+//go:noescape
+func transpose8x8(dst, src *float32, ds, ls, r8, c8 int)

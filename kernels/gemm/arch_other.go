@@ -1,0 +1,5 @@
+//go:build !amd64
+
+package gemm
+
+// Only the portable path exists off amd64.

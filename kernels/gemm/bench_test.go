@@ -1,0 +1,115 @@
+package gemm
+
+import (
+	"fmt"
+	"testing"
+)
+
+// Benchmarks report GFLOP/s (2·m·n·k per call). Single-threaded unless the name says
+// otherwise; compare paths with -bench and GLMFLOW-free flags only, e.g.
+//
+//	go test -run '^$' -bench 'Square|Model' -count 5 ./kernels/gemm
+
+// modelShapes are the (M, K, N) GEMMs of the GLM-4.5V training step (docs/performance.md).
+var modelShapes = []struct {
+	name    string
+	m, k, n int
+}{
+	{"attn_proj", 1024, 256, 256},
+	{"dense_gate_up", 1024, 256, 1376},
+	{"expert_gate_up", 256, 256, 512},
+	{"expert_down", 256, 256, 256},
+	{"lm_head_fwd", 1024, 256, 8192},
+	{"lm_head_dgrad", 1024, 8192, 256},
+	{"patch_embed", 64, 1176, 384},
+	{"vit_mlp", 2048, 384, 2048},
+}
+
+// operands returns op(A) [m,k], op(B) [k,n] and C [m,n] for the transpose form, packed.
+func operands(ta, tb bool, m, n, k int) (a []float32, lda int, b []float32, ldb int, c []float32) {
+	r := rng(uint64(m*n + k))
+	lda, ldb = k, n
+	if ta {
+		lda = m
+	}
+	if tb {
+		ldb = k
+	}
+	return randMat(r, m*k/lda, lda, lda), lda, randMat(r, k*n/ldb, ldb, ldb), ldb, make([]float32, m*n)
+}
+
+func benchGemm(b *testing.B, ta, tb bool, m, n, k int) {
+	a, lda, bb, ldb, c := operands(ta, tb, m, n, k)
+	Sgemm(ta, tb, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	b.ResetTimer()
+	for b.Loop() {
+		Sgemm(ta, tb, m, n, k, 1, a, lda, bb, ldb, 0, c, n)
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+func single(b testing.TB) {
+	prev := SetThreads(1)
+	b.Cleanup(func() { SetThreads(prev) })
+}
+
+func BenchmarkSquare(b *testing.B) {
+	single(b)
+	for _, tr := range transposes[:3] {
+		for _, n := range []int{256, 512, 1024, 2048} {
+			b.Run(fmt.Sprintf("%s/n=%d", tr.name, n), func(b *testing.B) { benchGemm(b, tr.ta, tr.tb, n, n, n) })
+		}
+	}
+}
+
+// BenchmarkModel runs the model shapes as NN (dX = dY·W) and NT (Y = X·Wᵀ), and TN (dW).
+func BenchmarkModel(b *testing.B) {
+	single(b)
+	for _, tr := range transposes[:3] {
+		for _, s := range modelShapes {
+			b.Run(fmt.Sprintf("%s/%s_%dx%dx%d", tr.name, s.name, s.m, s.k, s.n), func(b *testing.B) {
+				benchGemm(b, tr.ta, tr.tb, s.m, s.n, s.k)
+			})
+		}
+	}
+}
+
+// BenchmarkParallel uses Threads() goroutines (GOMAXPROCS by default).
+func BenchmarkParallel(b *testing.B) {
+	for _, n := range []int{512, 1024, 2048} {
+		b.Run(fmt.Sprintf("NN/n=%d/threads=%d", n, Threads()), func(b *testing.B) { benchGemm(b, false, false, n, n, n) })
+	}
+}
+
+// BenchmarkBF16B: bf16 weights W [n,k] times fp32 activations, Y = X·Wᵀ (and NN), one thread.
+func BenchmarkBF16B(b *testing.B) {
+	single(b)
+	for _, tb := range []bool{true, false} {
+		for _, s := range []struct{ m, k, n int }{{1024, 1024, 1024}, {1024, 256, 1376}, {256, 256, 512}} {
+			name := fmt.Sprintf("transB=%v/%dx%dx%d", tb, s.m, s.k, s.n)
+			b.Run(name, func(b *testing.B) {
+				a, lda, bf, ldb, c := operands(false, tb, s.m, s.n, s.k)
+				w := make([]uint16, len(bf))
+				for i, v := range bf {
+					w[i] = toBF16(v)
+				}
+				for b.Loop() {
+					SgemmBF16B(false, tb, s.m, s.n, s.k, 1, a, lda, w, ldb, 0, c, s.n)
+				}
+				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// BenchmarkGrouped: MoE expert forward, 8 experts, 2048 routed rows in uneven groups.
+func BenchmarkGrouped(b *testing.B) {
+	offs := []int{0, 300, 520, 700, 1000, 1150, 1500, 1800, 2048}
+	n, k := 512, 256
+	a, _, w, _, _ := operands(false, true, 2048, 8*n, k)
+	c := make([]float32, 2048*n)
+	for b.Loop() {
+		GroupedSgemm(true, offs, n, k, 1, a, k, w, k, n*k, 0, c, n)
+	}
+	b.ReportMetric(2*2048*float64(n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}

@@ -1,0 +1,69 @@
+package gemm
+
+import "fmt"
+
+// Path names one implementation of the microkernel and packers. The default is the best one
+// the CPU and OS support (see doc.go); ForcePath exists for tests and benchmarks.
+type Path int
+
+const (
+	PathGeneric Path = iota // portable Go, any GOARCH
+	PathAVX2                // amd64 AVX2+FMA, 6×16 YMM register tile
+	PathAVX512              // amd64 AVX-512F, 6×64 ZMM register tile
+)
+
+func (p Path) String() string {
+	switch p {
+	case PathGeneric:
+		return "generic"
+	case PathAVX2:
+		return "avx2"
+	case PathAVX512:
+		return "avx512"
+	}
+	return fmt.Sprintf("Path(%d)", int(p))
+}
+
+// kernelFunc is the assembly microkernel signature; gen_kernels.go documents the contract.
+type kernelFunc func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mask, load int)
+
+// impl is one path: its register tile and its tile and packing routines.
+type impl struct {
+	path   Path
+	mr, nr int // register tile: mr rows × nr columns of C
+	// tile computes C[0:mr, 0:nc] (row stride ldc) from a packed A panel and a packed B panel
+	// of kc steps: C = alpha·A·B when !load, C = beta·C + alpha·A·B when load.
+	// kMajor selects the A panel layout (see packA).
+	tile func(kMajor bool, mr, nc, kc int, a, b, c []float32, ldc int, alpha, beta float32, load bool)
+	// transpose8, when non-nil, writes dst[j*ds+i] = src[i*ls+j] for i < 8·r8, j < 8·c8.
+	transpose8 func(dst, src []float32, ds, ls, r8, c8 int)
+	// packK6, when non-nil (and mr == 6), packs a full 6-row k-major A panel:
+	// dst[q*6+r] = src[q*ls+r] for q < kc, r < 6.
+	packK6 func(dst, src []float32, ls, kc int)
+}
+
+var impls = map[Path]*impl{
+	PathGeneric: {path: PathGeneric, mr: genericMR, nr: genericNR, tile: genericTile},
+}
+
+// cur is the path every call uses; set once at init (best available) and by ForcePath.
+var cur = impls[PathGeneric]
+
+// Available reports whether path p can run on this machine.
+func Available(p Path) bool { return impls[p] != nil }
+
+// ForcePath selects the implementation used by all later calls and returns the previous
+// one. It is meant for tests and benchmarks, must not race with running GEMMs, and panics
+// if p is not Available.
+func ForcePath(p Path) Path {
+	im := impls[p]
+	if im == nil {
+		panic(fmt.Sprintf("gemm: path %v not available on this machine", p))
+	}
+	prev := cur.path
+	cur = im
+	return prev
+}
+
+// CurrentPath returns the path in use.
+func CurrentPath() Path { return cur.path }

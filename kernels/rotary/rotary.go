@@ -1,0 +1,119 @@
+package rotary
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+)
+
+// Forward rotates the first R dims of every head of x by the per-token angles and writes out
+// (NeoX half-split pairing, see the package doc). Dims [R, Dh) are copied unchanged.
+//
+//	out [T, H, Dh]  may be the same slice as x (in place); must not otherwise overlap it
+//	x   [T, H, Dh]
+//	cos [T, R/2]
+//	sin [T, R/2]
+//
+// R must be even with 0 < R ≤ Dh.
+func Forward(out, x, cos, sin []float32, T, H, Dh, R int) error {
+	if err := check("rotary.Forward", "out", "x", out, x, cos, sin, T, H, Dh, R); err != nil {
+		return err
+	}
+	run(T, H*Dh, func(t0, t1 int) { rotate(out, x, cos, sin, t0, t1, H, Dh, R, false) })
+	return nil
+}
+
+// Backward is the transpose (inverse rotation) of Forward: dx = Rᵀ·dout on the first R dims,
+// dx = dout on the rest. dx is overwritten; it may be the same slice as dout.
+//
+//	dx   [T, H, Dh]
+//	dout [T, H, Dh]
+//	cos  [T, R/2]
+//	sin  [T, R/2]
+func Backward(dx, dout, cos, sin []float32, T, H, Dh, R int) error {
+	if err := check("rotary.Backward", "dx", "dout", dx, dout, cos, sin, T, H, Dh, R); err != nil {
+		return err
+	}
+	run(T, H*Dh, func(t0, t1 int) { rotate(dx, dout, cos, sin, t0, t1, H, Dh, R, true) })
+	return nil
+}
+
+// rotate does tokens [t0, t1). inverse flips the sign of sin (Rᵀ = R(−θ)).
+func rotate(out, x, cos, sin []float32, t0, t1, H, Dh, R int, inverse bool) {
+	half := R / 2
+	for t := t0; t < t1; t++ {
+		c := cos[t*half : (t+1)*half]
+		s := sin[t*half : (t+1)*half]
+		for h := range H {
+			base := (t*H + h) * Dh
+			xr := x[base : base+Dh]
+			or := out[base : base+Dh]
+			x1, x2 := xr[:half], xr[half:R]
+			o1, o2 := or[:half], or[half:R]
+			if inverse {
+				for i := range half {
+					a, b := x1[i], x2[i]
+					// Explicit conversions keep each product rounded (no FMA fusion).
+					o1[i] = float32(a*c[i]) + float32(b*s[i])
+					o2[i] = float32(b*c[i]) - float32(a*s[i])
+				}
+			} else {
+				for i := range half {
+					a, b := x1[i], x2[i]
+					o1[i] = float32(a*c[i]) - float32(b*s[i])
+					o2[i] = float32(b*c[i]) + float32(a*s[i])
+				}
+			}
+			if &or[0] != &xr[0] {
+				copy(or[R:], xr[R:])
+			}
+		}
+	}
+}
+
+func check(op, outName, inName string, out, x, cos, sin []float32, T, H, Dh, R int) error {
+	switch {
+	case T < 0 || H <= 0 || Dh <= 0:
+		return fmt.Errorf("%s: bad dims T=%d H=%d Dh=%d", op, T, H, Dh)
+	case R <= 0 || R%2 != 0 || R > Dh:
+		return fmt.Errorf("%s: rotary dims R=%d must be even and in (0, Dh=%d]", op, R, Dh)
+	}
+	n := T * H * Dh
+	for _, a := range []struct {
+		name string
+		got  int
+		want int
+	}{{outName, len(out), n}, {inName, len(x), n}, {"cos", len(cos), T * R / 2}, {"sin", len(sin), T * R / 2}} {
+		if a.got != a.want {
+			return fmt.Errorf("%s: len(%s) = %d, want %d", op, a.name, a.got, a.want)
+		}
+	}
+	return nil
+}
+
+// parallelMin is the element count below which work runs inline.
+const parallelMin = 1 << 16
+
+// run calls f over [0, n) in contiguous chunks, on GOMAXPROCS goroutines when n·width is large.
+// Each index is processed exactly once by the same arithmetic, so results do not depend on the
+// split.
+func run(n, width int, f func(lo, hi int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 || n*width < parallelMin {
+		if n > 0 {
+			f(0, n)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	chunk := (n + workers - 1) / workers
+	for lo := 0; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			f(lo, hi)
+		}()
+	}
+	wg.Wait()
+}

@@ -1,0 +1,216 @@
+package rotary
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/glmflow/glmflow/kernels/internal/kerneltest"
+)
+
+type shape struct{ T, H, Dh, R int }
+
+var shapes = []shape{
+	{1, 1, 2, 2},     // smallest
+	{7, 3, 16, 8},    // HF test config: head_dim 16, partial 0.5
+	{33, 2, 128, 64}, // GLM-4.5V text: partial 0.5 of 128
+	{9, 4, 32, 16},   // tiny text model of performance.md
+	{20, 2, 80, 80},  // full rotary, non-power-of-two head dim
+	{300, 6, 64, 64}, // vision-like, large enough to go parallel
+}
+
+// randomAngles returns cos/sin of random angles in (−π, π).
+func randomAngles(seed uint64, n int) (c, s []float32) {
+	a := kerneltest.Uniform(kerneltest.RNG(seed), n, -math.Pi, math.Pi)
+	c, s = make([]float32, n), make([]float32, n)
+	for i, v := range a {
+		c[i] = float32(math.Cos(float64(v)))
+		s[i] = float32(math.Sin(float64(v)))
+	}
+	return c, s
+}
+
+func TestForwardBackwardVsReference(t *testing.T) {
+	for i, sh := range shapes {
+		t.Run(fmt.Sprint(sh), func(t *testing.T) {
+			n := sh.T * sh.H * sh.Dh
+			x := kerneltest.Normal(kerneltest.RNG(uint64(i)), n, 1)
+			g := kerneltest.Normal(kerneltest.RNG(uint64(100+i)), n, 1)
+			c, s := randomAngles(uint64(200+i), sh.T*sh.R/2)
+
+			out := make([]float32, n)
+			kerneltest.Poison(out)
+			if err := Forward(out, x, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+				t.Fatal(err)
+			}
+			want := make([]float64, n)
+			RefForward(want, kerneltest.F64(x), kerneltest.F64(c), kerneltest.F64(s), sh.T, sh.H, sh.Dh, sh.R)
+			// Two rounded products and one rounded sum per element: |err| ≤ ~3·eps·(|x1|+|x2|).
+			x64 := kerneltest.F64(x)
+			tol := func(j int) float64 { return kerneltest.Tol(2, 2, kerneltest.Eps32, mag(x64, j, sh), 0) }
+			kerneltest.Close(t, "out", out, want, tol)
+			// Pass-through dims are copied exactly.
+			for j := range n {
+				if j%sh.Dh >= sh.R && out[j] != x[j] {
+					t.Fatalf("pass-through dim %d changed: %g → %g", j%sh.Dh, x[j], out[j])
+				}
+			}
+
+			dx := make([]float32, n)
+			kerneltest.Poison(dx)
+			if err := Backward(dx, g, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+				t.Fatal(err)
+			}
+			wantDx := make([]float64, n)
+			RefBackward(wantDx, kerneltest.F64(g), kerneltest.F64(c), kerneltest.F64(s), sh.T, sh.H, sh.Dh, sh.R)
+			g64 := kerneltest.F64(g)
+			kerneltest.Close(t, "dx", dx, wantDx, func(j int) float64 { return kerneltest.Tol(2, 2, kerneltest.Eps32, mag(g64, j, sh), 0) })
+		})
+	}
+}
+
+// mag is |x_i| + |x_partner(i)| for the rotated dims, |x_i| for pass-through.
+func mag(x []float64, j int, sh shape) float64 {
+	d := j % sh.Dh
+	if d >= sh.R {
+		return math.Abs(x[j])
+	}
+	half := sh.R / 2
+	p := j - d + (d+half)%sh.R
+	return math.Abs(x[j]) + math.Abs(x[p])
+}
+
+// TestMatchesHFFloat32 checks bit equality with PyTorch's fp32 evaluation order:
+// q·cos + rotate_half(q)·sin, every product and the sum rounded to float32.
+func TestMatchesHFFloat32(t *testing.T) {
+	sh := shape{5, 3, 128, 64}
+	n := sh.T * sh.H * sh.Dh
+	x := kerneltest.Normal(kerneltest.RNG(7), n, 3)
+	c, s := randomAngles(8, sh.T*sh.R/2)
+	out := make([]float32, n)
+	if err := Forward(out, x, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+		t.Fatal(err)
+	}
+	half := sh.R / 2
+	for tk := range sh.T {
+		for h := range sh.H {
+			b := (tk*sh.H + h) * sh.Dh
+			for i := range sh.R {
+				cs, sn := c[tk*half+i%half], s[tk*half+i%half]
+				var rot float32
+				if i < half {
+					rot = -x[b+half+i]
+				} else {
+					rot = x[b+i-half]
+				}
+				if want := float32(x[b+i]*cs) + float32(rot*sn); out[b+i] != want {
+					t.Fatalf("t=%d h=%d dim %d: %g, HF fp32 order gives %g", tk, h, i, out[b+i], want)
+				}
+			}
+		}
+	}
+}
+
+func TestGradCheckReference(t *testing.T) {
+	sh := shape{3, 2, 12, 8}
+	n := sh.T * sh.H * sh.Dh
+	x := kerneltest.F64(kerneltest.Normal(kerneltest.RNG(1), n, 1))
+	w := kerneltest.F64(kerneltest.Normal(kerneltest.RNG(2), n, 1))
+	c32, s32 := randomAngles(3, sh.T*sh.R/2)
+	c, s := kerneltest.F64(c32), kerneltest.F64(s32)
+	loss := func(x []float64) float64 {
+		out := make([]float64, n)
+		RefForward(out, x, c, s, sh.T, sh.H, sh.Dh, sh.R)
+		return kerneltest.Dot64(out, w)
+	}
+	grad := make([]float64, n)
+	RefBackward(grad, w, c, s, sh.T, sh.H, sh.Dh, sh.R)
+	kerneltest.GradCheck(t, "dx", x, grad, loss, 1e-6, 1e-7, 1e-9, 0)
+}
+
+func TestInPlaceAndInverse(t *testing.T) {
+	sh := shape{40, 4, 64, 32}
+	n := sh.T * sh.H * sh.Dh
+	x := kerneltest.Normal(kerneltest.RNG(11), n, 1)
+	c, s := randomAngles(12, sh.T*sh.R/2)
+	out := make([]float32, n)
+	if err := Forward(out, x, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+		t.Fatal(err)
+	}
+	inplace := append([]float32(nil), x...)
+	if err := Forward(inplace, inplace, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+		t.Fatal(err)
+	}
+	for i := range out {
+		if out[i] != inplace[i] {
+			t.Fatalf("in-place differs at %d: %g vs %g", i, inplace[i], out[i])
+		}
+	}
+	// Backward is the inverse rotation: Backward(Forward(x)) ≈ x.
+	if err := Backward(inplace, inplace, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+		t.Fatal(err)
+	}
+	kerneltest.Close(t, "roundtrip", inplace, kerneltest.F64(x), func(i int) float64 { return 8 * kerneltest.Eps32 * (1 + math.Abs(float64(x[i]))) })
+}
+
+func TestThreadCountInvariant(t *testing.T) {
+	sh := shape{512, 8, 64, 32}
+	n := sh.T * sh.H * sh.Dh
+	x := kerneltest.Normal(kerneltest.RNG(21), n, 1)
+	c, s := randomAngles(22, sh.T*sh.R/2)
+	var outs [2][]float32
+	for k, procs := range []int{1, 4} {
+		old := runtime.GOMAXPROCS(procs)
+		outs[k] = make([]float32, n)
+		err := Forward(outs[k], x, c, s, sh.T, sh.H, sh.Dh, sh.R)
+		runtime.GOMAXPROCS(old)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range outs[0] {
+		if outs[0][i] != outs[1][i] {
+			t.Fatalf("thread count changed element %d", i)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	x := make([]float32, 2*2*8)
+	cs := make([]float32, 2*4)
+	cases := []struct {
+		name         string
+		out, x, c, s []float32
+		T, H, Dh, R  int
+	}{
+		{"odd R", x, x, cs, cs, 2, 2, 8, 7},
+		{"R > Dh", x, x, cs, cs, 2, 2, 8, 10},
+		{"short out", x[:5], x, cs, cs, 2, 2, 8, 8},
+		{"short cos", x, x, cs[:3], cs, 2, 2, 8, 8},
+		{"zero heads", x, x, cs, cs, 2, 0, 8, 8},
+	}
+	for _, tc := range cases {
+		if err := Forward(tc.out, tc.x, tc.c, tc.s, tc.T, tc.H, tc.Dh, tc.R); err == nil {
+			t.Errorf("Forward %s: no error", tc.name)
+		}
+		if err := Backward(tc.out, tc.x, tc.c, tc.s, tc.T, tc.H, tc.Dh, tc.R); err == nil {
+			t.Errorf("Backward %s: no error", tc.name)
+		}
+	}
+}
+
+func BenchmarkForward(b *testing.B) {
+	// Text model of performance.md: 1024 tokens, 8 q heads, head dim 32, partial 0.5.
+	sh := shape{1024, 8, 32, 16}
+	n := sh.T * sh.H * sh.Dh
+	x := kerneltest.Normal(kerneltest.RNG(1), n, 1)
+	c, s := randomAngles(2, sh.T*sh.R/2)
+	out := make([]float32, n)
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	b.SetBytes(int64(8 * n))
+	for b.Loop() {
+		_ = Forward(out, x, c, s, sh.T, sh.H, sh.Dh, sh.R)
+	}
+}
