@@ -25,7 +25,6 @@ import (
 
 var be = New()
 
-
 type env struct {
 	t   *testing.T
 	rng uint64
