@@ -2,9 +2,8 @@ package gridsample
 
 import (
 	"fmt"
+	"github.com/glmflow/glmflow/kernels/internal/parallel"
 	"math"
-	"runtime"
-	"sync"
 )
 
 // A is the cubic convolution coefficient PyTorch uses for bicubic grid_sample.
@@ -254,25 +253,6 @@ func check(op string, H0, W0, C, N int, args ...lenArg) error {
 // parallelMin is the work (elements touched) below which a loop runs inline.
 const parallelMin = 1 << 16
 
-// run calls f over [0, n) in contiguous chunks, on GOMAXPROCS goroutines when n·width is large.
-// Every index is processed by the same arithmetic whatever the split.
-func run(n, width int, f func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 || n*width < parallelMin {
-		if n > 0 {
-			f(0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+// run calls f over [0, n) in contiguous pieces, in parallel when n·width (elements touched)
+// reaches parallelMin. Each index is computed the same way whatever the split.
+func run(n, width int, f func(lo, hi int)) { parallel.Range(n, 1, n*width, parallelMin, f) }

@@ -2,6 +2,7 @@ package moe
 
 import (
 	"fmt"
+	"github.com/glmflow/glmflow/kernels/internal/parallel"
 	"testing"
 	"time"
 
@@ -20,10 +21,9 @@ var benchShapes = []struct {
 
 // single runs the benchmark body with one worker here and in gemm.
 func single(b *testing.B, f func(b *testing.B)) {
-	prevW := maxWorkers
-	maxWorkers = 1
+	prevW := parallel.SetMaxWorkers(1)
 	prevG := gemm.SetThreads(1)
-	defer func() { maxWorkers = prevW; gemm.SetThreads(prevG) }()
+	defer func() { parallel.SetMaxWorkers(prevW); gemm.SetThreads(prevG) }()
 	f(b)
 }
 

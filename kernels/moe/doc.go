@@ -50,7 +50,7 @@
 // shapes; each output element is written by one tile with a fixed reduction order. The
 // scatter-adds (PermuteBackward, Unpermute) are per-token gathers over j = 0..k−1. kernels/gemm
 // blocks its reductions by k alone. So results are bitwise identical for any thread count
-// (maxWorkers here, gemm.SetThreads there); they may differ in the last bits between the
+// (parallel.SetMaxWorkers here, gemm.SetThreads there); they may differ in the last bits between the
 // AVX-512, AVX2 and pure-Go paths of kernels/gemm and kernels/vec.
 //
 // Compute: the router GEMMs call gemm.Sgemm; the experts call gemm.GroupedSgemm (forward,

@@ -1,6 +1,7 @@
 package moe
 
 import (
+	"github.com/glmflow/glmflow/kernels/internal/parallel"
 	"math"
 	"testing"
 
@@ -12,11 +13,12 @@ import (
 // withWorkers runs f with this package's worker cap and gemm's thread count set to n, and
 // this package's threading forced on however small the job.
 func withWorkers(n int, f func()) {
-	prevW, prevMin := maxWorkers, minParallelWork
-	maxWorkers, minParallelWork = n, 0
+	prevW, prevMin := parallel.SetMaxWorkers(n), minParallelWork
+	minParallelWork = 0
 	prevG := gemm.SetThreads(n)
 	defer func() {
-		maxWorkers, minParallelWork = prevW, prevMin
+		parallel.SetMaxWorkers(prevW)
+		minParallelWork = prevMin
 		gemm.SetThreads(prevG)
 	}()
 	f()

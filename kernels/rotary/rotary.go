@@ -2,8 +2,7 @@ package rotary
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
+	"github.com/glmflow/glmflow/kernels/internal/parallel"
 )
 
 // Forward rotates the first R dims of every head of x by the per-token angles and writes out
@@ -94,26 +93,6 @@ func check(op, outName, inName string, out, x, cos, sin []float32, T, H, Dh, R i
 // parallelMin is the element count below which work runs inline.
 const parallelMin = 1 << 16
 
-// run calls f over [0, n) in contiguous chunks, on GOMAXPROCS goroutines when n·width is large.
-// Each index is processed exactly once by the same arithmetic, so results do not depend on the
-// split.
-func run(n, width int, f func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 || n*width < parallelMin {
-		if n > 0 {
-			f(0, n)
-		}
-		return
-	}
-	var wg sync.WaitGroup
-	chunk := (n + workers - 1) / workers
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+// run calls f over [0, n) in contiguous pieces, in parallel when n·width (elements touched)
+// reaches parallelMin. Each index is computed the same way whatever the split.
+func run(n, width int, f func(lo, hi int)) { parallel.Range(n, 1, n*width, parallelMin, f) }
