@@ -14,11 +14,11 @@ var (
 
 func init() {
 	if cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		impls[PathAVX2] = &impl{path: PathAVX2, mr: gemmYMR, nr: gemmYNV * 8, tile: avx2Tile, transpose8: transpose8AVX, packK6: packK6Asm}
+		impls[PathAVX2] = &impl{path: PathAVX2, mr: gemmYMR, nr: gemmYNV * 8, tile: avx2Tile, transpose8: transpose8AVX, packK6: packK6Asm, widen: widenBF16Asm}
 		cur = impls[PathAVX2]
 	}
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
-		impls[PathAVX512] = &impl{path: PathAVX512, mr: gemmZMR, nr: gemmZNV * 16, tile: avx512Tile, transpose8: transpose8AVX, packK6: packK6Asm}
+		impls[PathAVX512] = &impl{path: PathAVX512, mr: gemmZMR, nr: gemmZNV * 16, tile: avx512Tile, transpose8: transpose8AVX, packK6: packK6Asm, widen: widenBF16Asm}
 		cur = impls[PathAVX512]
 	}
 }
@@ -71,6 +71,21 @@ func packK6Asm(dst, src []float32, lds, kc int) {
 
 //go:noescape
 func packK6(dst, src *float32, lds, kc int)
+
+// widenBF16Asm sets dst[i] = bf16(src[i]) for i < len(src) ≤ len(dst).
+func widenBF16Asm(dst []float32, src []uint16) {
+	n8 := len(src) / 8
+	if n8 > 0 {
+		_ = dst[8*n8-1]
+		widenBF16(&dst[0], &src[0], n8)
+	}
+	for i := 8 * n8; i < len(src); i++ {
+		dst[i] = bf16(src[i])
+	}
+}
+
+//go:noescape
+func widenBF16(dst *float32, src *uint16, n8 int)
 
 // transpose8x8 is in pack_amd64.s.
 //

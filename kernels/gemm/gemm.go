@@ -170,7 +170,10 @@ func run(ps []problem, threads int) {
 		runSerial(&ps[0])
 		return
 	}
-	want := 2 * threads
+	// At least two tasks per thread, and no task much above maxTaskFlops, so a late or
+	// descheduled helper (waking one costs ~100 µs here) still leaves work balanced; more
+	// tasks cost re-packing (each task packs its own A rows and B columns).
+	want := min(max(2*threads, int(total/maxTaskFlops)), 16*threads)
 	var ts []task
 	for i := range ps {
 		p := &ps[i]

@@ -18,7 +18,7 @@ func shapes(short bool) [][3]int {
 	s = append(s, [3]int{19, 1100, 257})  // several B blocks
 	s = append(s, [3]int{131, 300, 1031}) // both
 	if !short {
-		s = append(s, [3]int{300, 1000, 700}, [3]int{515, 257, 2049})
+		s = append(s, [3]int{150, 1000, 600}, [3]int{260, 130, 2049})
 	}
 	return s
 }

@@ -12,10 +12,10 @@ import "fmt"
 //	C[rows, 0:n] = alpha · A[rows, 0:k] · op(B_g) + beta · C[rows, 0:n]
 //
 // A is [offs[G], k] (lda), C is [offs[G], n] (ldc), and B_g = b[g·strideB:] is stored
-// [k, n] (ldb), or [n, k] when transB. With W [E, n, k] (strideB = n·k, ldb = k):
+// [k, n] (ldb), or [n, k] when transB. For expert weights W [E, out, in] (strideB = out·in):
 //
-//	forward     Y_g  = X_g · W_gᵀ   transB = true
-//	input grad  dX_g = dY_g · W_g    transB = false (n, k swapped: W_g is [k_out, n_in])
+//	forward     Y_g [m_g, out] = X_g [m_g, in] · W_gᵀ    transB = true,  n = out, k = in, ldb = in
+//	input grad  dX_g [m_g, in] = dY_g [m_g, out] · W_g   transB = false, n = in, k = out, ldb = in
 //
 // offs must be non-decreasing and start at 0 or above. Panics like Sgemm on bad shapes.
 func GroupedSgemm(transB bool, offs []int, n, k int, alpha float32, a []float32, lda int, b []float32, ldb, strideB int, beta float32, c []float32, ldc int) {

@@ -1,25 +1,24 @@
-//go:build openblas && cgo
-
 package gemm
 
 // Side-by-side with OpenBLAS in the same process, single-threaded:
 //
-//	go test -tags openblas -run TestCompareOpenBLAS -v ./kernels/gemm
-//	go test -tags openblas -run '^$' -bench OpenBLAS ./kernels/gemm
+//	go test -run TestCompareOpenBLAS -v ./kernels/gemm
+//	go test -run '^$' -bench OpenBLAS ./kernels/gemm
 //
-// The cgo binding is internal/cblas (cgo is not allowed in _test files nor next to Go
-// assembly). Needs Debian's libopenblas-dev (pthread flavour). GLMFLOW_COMPARE_ROUNDS overrides the
-// 5 interleaved rounds each median is taken over.
+// OpenBLAS is loaded at run time through kernels/openblas (dlopen, no cgo); these skip when
+// Debian's libopenblas0-pthread is not installed. GLMFLOW_COMPARE_ROUNDS overrides the 5
+// interleaved rounds each median is taken over.
 
 import (
 	"fmt"
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
-	"github.com/glmflow/glmflow/kernels/gemm/internal/cblas"
+	"github.com/glmflow/glmflow/kernels/openblas"
 )
 
 // gflops times f over enough calls to fill about 25 ms and returns GFLOP/s.
@@ -38,6 +37,16 @@ func gflops(flop float64, f func()) float64 {
 	}
 }
 
+// loadBLAS returns OpenBLAS set to n threads, or skips the test or benchmark.
+func loadBLAS(tb testing.TB, n int) *openblas.Lib {
+	l, err := openblas.Load()
+	if err != nil {
+		tb.Skip(err)
+	}
+	l.SetThreads(n)
+	return l
+}
+
 func median(x []float64) float64 {
 	s := slices.Clone(x)
 	slices.Sort(s)
@@ -52,7 +61,7 @@ func TestCompareOpenBLAS(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("GLMFLOW_COMPARE_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	cblas.SetThreads(1)
+	cblas := loadBLAS(t, 1)
 	single(t)
 	type row struct {
 		form, name string
@@ -90,7 +99,7 @@ func TestCompareOpenBLAS(t *testing.T) {
 }
 
 func BenchmarkOpenBLAS(b *testing.B) {
-	cblas.SetThreads(1)
+	cblas := loadBLAS(b, 1)
 	for _, tr := range transposes[:3] {
 		for _, n := range []int{256, 512, 1024, 2048} {
 			b.Run(fmt.Sprintf("%s/n=%d", tr.name, n), func(b *testing.B) {
@@ -101,5 +110,50 @@ func BenchmarkOpenBLAS(b *testing.B) {
 				b.ReportMetric(2*float64(n*n*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 			})
 		}
+	}
+}
+
+// TestOpenBLASSamples times single calls, glmflow and OpenBLAS alternating, for 1.5 s per
+// shape and prints the 50th and 90th percentiles: on a shared machine the 90th percentile of
+// short calls tracks uncontended speed better than long runs do. Shapes come from
+// GLMFLOW_GEMM_SAMPLE="NN:256x256x256,TN:1024x256x1376" (form:MxKxN); GLMFLOW_GEMM_THREADS
+// sets both libraries' thread count (default 1) and GLMFLOW_GEMM_PATH=avx2 forces that path.
+func TestOpenBLASSamples(t *testing.T) {
+	spec := os.Getenv("GLMFLOW_GEMM_SAMPLE")
+	if spec == "" {
+		t.Skip("set GLMFLOW_GEMM_SAMPLE to run")
+	}
+	if os.Getenv("GLMFLOW_GEMM_PATH") == "avx2" {
+		defer ForcePath(ForcePath(PathAVX2))
+	}
+	th := 1
+	if v, err := strconv.Atoi(os.Getenv("GLMFLOW_GEMM_THREADS")); err == nil {
+		th = v
+	}
+	cblas := loadBLAS(t, th)
+	defer SetThreads(SetThreads(th))
+	for _, s := range strings.Split(spec, ",") {
+		var form string
+		var m, k, n int
+		if _, err := fmt.Sscanf(strings.Replace(s, ":", " ", 1), "%s %dx%dx%d", &form, &m, &k, &n); err != nil || len(form) != 2 {
+			t.Fatalf("bad shape %q (want e.g. NT:1024x256x1376): %v", s, err)
+		}
+		ta, tb := form[0] == 'T', form[1] == 'T'
+		a, lda, b, ldb, c := operands(ta, tb, m, n, k)
+		flop := 2 * float64(m) * float64(n) * float64(k)
+		var g, o []float64
+		deadline := time.Now().Add(1500 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			t0 := time.Now()
+			Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+			g = append(g, flop/time.Since(t0).Seconds()/1e9)
+			t0 = time.Now()
+			cblas.Sgemm(ta, tb, m, n, k, 1, a, lda, b, ldb, 0, c, n)
+			o = append(o, flop/time.Since(t0).Seconds()/1e9)
+		}
+		slices.Sort(g)
+		slices.Sort(o)
+		p := func(x []float64, q float64) float64 { return x[int(q*float64(len(x)-1))] }
+		t.Logf("%s %dx%dx%d  n=%d  glm p50 %.1f p90 %.1f | oblas p50 %.1f p90 %.1f | p90 ratio %.2f", form, m, k, n, len(g), p(g, .5), p(g, .9), p(o, .5), p(o, .9), p(g, .9)/p(o, .9))
 	}
 }

@@ -22,19 +22,21 @@ import (
 
 // workspace holds one goroutine's packing buffers, 64-byte aligned.
 type workspace struct {
-	a []float32 // A block: ⌈mcMax/mr⌉ panels of mr·aStride
-	b []float32 // B block: kc × roundUp(nc, nr)
+	a []float32 // A block: ⌈mc/mr⌉ panels of mr·aStride floats
+	b []float32 // B block: kc × roundUp(nc, nr) floats
 	t []float32 // bf16 → fp32 staging for transposed bf16 B: nr × kcMax
 }
 
 var workspaces = sync.Pool{New: func() any { return new(workspace) }}
 
-func (ws *workspace) ensure(im *impl, kc, nc int) {
-	if n := roundUp(mcMax, im.mr) * aStride; len(ws.a) < n {
+// ensure grows the buffers (never shrinks them) to hold an mc-row A block and a kc × nc B
+// block, so small GEMMs (attention tiles) keep small workspaces.
+func (ws *workspace) ensure(im *impl, mc, kc, nc int) {
+	if n := roundUp(mc, im.mr) * aStride; len(ws.a) < n {
 		ws.a = alignedFloats(n)
 	}
 	if n := kc * roundUp(nc, im.nr); len(ws.b) < n {
-		ws.b = alignedFloats(max(n, bBlockFloats+kcMax*im.nr))
+		ws.b = alignedFloats(n)
 	}
 }
 
@@ -97,11 +99,7 @@ func (p *problem) packB(im *impl, ws *workspace, p0, kc, j0, nc int) {
 		case p.b16 != nil && !p.transB:
 			for q := 0; q < kc; q++ {
 				row := panel[q*nr : q*nr+nr]
-				src := p.b16[(p0+q)*p.ldb+j:]
-				src = src[:w]
-				for x, h := range src {
-					row[x] = bf16(h)
-				}
+				im.widen(row, p.b16[(p0+q)*p.ldb+j:][:w])
 				clear(row[w:])
 			}
 		case p.b16 != nil:
@@ -110,12 +108,7 @@ func (p *problem) packB(im *impl, ws *workspace, p0, kc, j0, nc int) {
 				ws.t = alignedFloats(nr * kcMax)
 			}
 			for x := 0; x < w; x++ {
-				src := p.b16[(j+x)*p.ldb+p0:]
-				src = src[:kc]
-				row := ws.t[x*kc : x*kc+kc]
-				for q, h := range src {
-					row[q] = bf16(h)
-				}
+				im.widen(ws.t[x*kc:x*kc+kc], p.b16[(j+x)*p.ldb+p0:][:kc])
 			}
 			transposePanel(im, panel, ws.t, kc, w, nr, kc)
 		case !p.transB:
@@ -152,6 +145,14 @@ func transposePanel(im *impl, panel, src []float32, ls, w, nr, kc int) {
 		for q := 0; q < kc; q++ {
 			clear(panel[q*nr+w : q*nr+nr])
 		}
+	}
+}
+
+// widenBF16Go sets dst[i] = bf16(src[i]) for i < len(src).
+func widenBF16Go(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, h := range src {
+		dst[i] = bf16(h)
 	}
 }
 

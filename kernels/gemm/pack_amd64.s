@@ -111,3 +111,26 @@ k6loop:
 
 k6done:
 	RET
+
+// func widenBF16(dst *float32, src *uint16, n8 int)
+//
+// dst[i] = float32 with bits src[i]<<16, for i < 8·n8 (AVX2: zero-extend 8 words, shift).
+TEXT ·widenBF16(SB), NOSPLIT, $0-24
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ n8+16(FP), CX
+	TESTQ CX, CX
+	JEQ  wdone
+
+wloop:
+	VPMOVZXWD (SI), Y0
+	VPSLLD    $16, Y0, Y0
+	VMOVUPS   Y0, (DI)
+	ADDQ      $16, SI
+	ADDQ      $32, DI
+	DECQ      CX
+	JNE       wloop
+	VZEROUPPER
+
+wdone:
+	RET

@@ -40,10 +40,12 @@ type impl struct {
 	// packK6, when non-nil (and mr == 6), packs a full 6-row k-major A panel:
 	// dst[q*6+r] = src[q*ls+r] for q < kc, r < 6.
 	packK6 func(dst, src []float32, ls, kc int)
+	// widen sets dst[i] = bf16(src[i]) for i < len(src).
+	widen func(dst []float32, src []uint16)
 }
 
 var impls = map[Path]*impl{
-	PathGeneric: {path: PathGeneric, mr: genericMR, nr: genericNR, tile: genericTile},
+	PathGeneric: {path: PathGeneric, mr: genericMR, nr: genericNR, tile: genericTile, widen: widenBF16Go},
 }
 
 // cur is the path every call uses; set once at init (best available) and by ForcePath.

@@ -7,10 +7,11 @@ import (
 )
 
 // Threading: a lazily grown pool of worker goroutines that block on a channel (no spinning).
-// A parallel call hands a helper closure to each idle worker it can reach without blocking,
-// then works on its own tasks too; tasks are claimed with an atomic counter. When every
-// worker is busy (nested or concurrent calls) the caller simply does all the work itself,
-// so nested use cannot deadlock.
+// A parallel call queues one helper closure per extra thread (never blocking: if the queue is
+// full it skips) and works on its own tasks too; tasks are claimed with an atomic counter and
+// the caller waits only for claimed tasks. A helper that starts late finds nothing left and
+// returns, so when every worker is busy (nested or concurrent calls) the caller simply does
+// all the work itself: nested use cannot deadlock.
 
 var threadSetting atomic.Int64 // ≤ 0: follow runtime.GOMAXPROCS(0)
 
@@ -30,7 +31,7 @@ func Threads() int {
 var (
 	workMu  sync.Mutex
 	workers int
-	work    = make(chan func()) // unbuffered: a send succeeds only if a worker is idle
+	work    = make(chan func(), 256)
 )
 
 // growWorkers makes sure at least n workers exist.
@@ -73,7 +74,7 @@ func parallel(n, threads int, fn func(ws *workspace, i int)) {
 	for h := 0; h < helpers; h++ {
 		select {
 		case work <- drain:
-		default: // no idle worker: the caller does the rest
+		default: // queue full: the caller does the rest
 		}
 	}
 	drain()

@@ -101,37 +101,48 @@ const sentinel = 12345.5
 
 // ref returns the float64 reference and per-element error bound for C (read before the call).
 func (g *gemmCase) ref() (want, bound []float64) {
+	// Dense float64 copies of op(A) [m,k] and op(B) [k,n], then an i-p-j loop.
+	A := make([]float64, g.m*g.k)
+	for i := 0; i < g.m; i++ {
+		for p := 0; p < g.k; p++ {
+			if g.transA {
+				A[i*g.k+p] = float64(g.a[p*g.lda+i])
+			} else {
+				A[i*g.k+p] = float64(g.a[i*g.lda+p])
+			}
+		}
+	}
+	B := make([]float64, g.k*g.n)
+	for p := 0; p < g.k; p++ {
+		for j := 0; j < g.n; j++ {
+			if g.transB {
+				B[p*g.n+j] = float64(g.b[j*g.ldb+p])
+			} else {
+				B[p*g.n+j] = float64(g.b[p*g.ldb+j])
+			}
+		}
+	}
 	want = make([]float64, g.m*g.n)
 	bound = make([]float64, g.m*g.n)
-	A := func(i, p int) float64 {
-		if g.transA {
-			return float64(g.a[p*g.lda+i])
-		}
-		return float64(g.a[i*g.lda+p])
-	}
-	B := func(p, j int) float64 {
-		if g.transB {
-			return float64(g.b[j*g.ldb+p])
-		}
-		return float64(g.b[p*g.ldb+j])
-	}
+	abs := make([]float64, g.n)
+	alpha, beta := float64(g.alpha), float64(g.beta)
 	for i := 0; i < g.m; i++ {
-		for j := 0; j < g.n; j++ {
-			var s, abs float64
-			for p := 0; p < g.k; p++ {
-				x := A(i, p) * B(p, j)
-				s += x
-				abs += math.Abs(x)
+		w := want[i*g.n : i*g.n+g.n]
+		clear(abs)
+		for p, x := range A[i*g.k : i*g.k+g.k] {
+			for j, y := range B[p*g.n : p*g.n+g.n] {
+				w[j] += x * y
+				abs[j] += math.Abs(x * y)
 			}
-			alpha, beta := float64(g.alpha), float64(g.beta)
-			v := alpha * s
-			scale := math.Abs(alpha) * abs
+		}
+		for j := range w {
+			w[j] *= alpha
+			scale := math.Abs(alpha) * abs[j]
 			if g.beta != 0 {
 				c := float64(g.c[i*g.ldc+j])
-				v += beta * c
+				w[j] += beta * c
 				scale += math.Abs(beta * c)
 			}
-			want[i*g.n+j] = v
 			bound[i*g.n+j] = 2*float64(g.k+2)*eps32*scale + 1e-30
 		}
 	}
