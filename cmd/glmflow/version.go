@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 
+	"github.com/glmflow/glmflow/kernels/gemm"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/cpu"
 )
@@ -19,18 +20,18 @@ func newVersionCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			w := cmd.OutOrStdout()
-			rev := "unknown"
+			fmt.Fprintf(w, "glmflow %s", version)
 			if bi, ok := debug.ReadBuildInfo(); ok {
 				for _, s := range bi.Settings {
 					if s.Key == "vcs.revision" {
-						rev = s.Value
+						fmt.Fprintf(w, " (revision %s)", s.Value)
 					}
 				}
 			}
-			fmt.Fprintf(w, "glmflow %s (revision %s)\n", version, rev)
+			fmt.Fprintln(w)
 			fmt.Fprintf(w, "go %s %s/%s, GOMAXPROCS %d\n", runtime.Version(), runtime.GOOS, runtime.GOARCH, runtime.GOMAXPROCS(0))
-			fmt.Fprintf(w, "cpu: avx2=%v fma=%v avx512f=%v avx512bf16=%v\n",
-				cpu.X86.HasAVX2, cpu.X86.HasFMA, cpu.X86.HasAVX512F, cpu.X86.HasAVX512BF16)
+			fmt.Fprintf(w, "cpu: avx2=%v fma=%v avx512f=%v avx512bf16=%v; gemm kernels: %v\n",
+				cpu.X86.HasAVX2, cpu.X86.HasFMA, cpu.X86.HasAVX512F, cpu.X86.HasAVX512BF16, gemm.CurrentPath())
 			return nil
 		},
 	}
