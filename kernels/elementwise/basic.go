@@ -9,6 +9,10 @@ func Add(out, a, b []float32) error {
 	}
 	run(len(out), func(lo, hi int) {
 		o, x, y := out[lo:hi], a[lo:hi], b[lo:hi]
+		if path != pathGeneric {
+			addAsm(o, x, y)
+			return
+		}
 		for i := range o {
 			o[i] = x[i] + y[i]
 		}
@@ -47,6 +51,10 @@ func Mul(out, a, b []float32) error {
 	}
 	run(len(out), func(lo, hi int) {
 		o, x, y := out[lo:hi], a[lo:hi], b[lo:hi]
+		if path != pathGeneric {
+			mulAsm(o, x, y)
+			return
+		}
 		for i := range o {
 			o[i] = x[i] * y[i]
 		}
@@ -78,6 +86,10 @@ func MulBackward(da, db, dout, a, b []float32) error {
 		g, x, y := dout[lo:hi], a[lo:hi], b[lo:hi]
 		if da != nil && db != nil {
 			dx, dy := da[lo:hi], db[lo:hi]
+			if path != pathGeneric {
+				mulGradAsm(dx, dy, g, x, y)
+				return
+			}
 			for i := range g {
 				gi := g[i]
 				dx[i], dy[i] = gi*y[i], gi*x[i]
@@ -86,12 +98,20 @@ func MulBackward(da, db, dout, a, b []float32) error {
 		}
 		if da != nil {
 			dx := da[lo:hi]
+			if path != pathGeneric {
+				mulAsm(dx, g, y)
+				return
+			}
 			for i := range g {
 				dx[i] = g[i] * y[i]
 			}
 		}
 		if db != nil {
 			dy := db[lo:hi]
+			if path != pathGeneric {
+				mulAsm(dy, g, x)
+				return
+			}
 			for i := range g {
 				dy[i] = g[i] * x[i]
 			}
@@ -109,6 +129,10 @@ func Scale(out, x []float32, alpha float32) error {
 	}
 	run(len(out), func(lo, hi int) {
 		o, v := out[lo:hi], x[lo:hi]
+		if path != pathGeneric {
+			scaleAsm(o, v, alpha)
+			return
+		}
 		for i := range o {
 			o[i] = alpha * v[i]
 		}

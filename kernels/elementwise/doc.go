@@ -19,6 +19,14 @@
 // accuracy (erf within 3 ulp of math.Erf; GELU of negative x is computed as x·erfc(|z|)/2, so
 // the tail has no cancellation).
 //
+// Code paths: on amd64 every op except GELU runs one fused assembly pass (asm_amd64.s, generated
+// by kernels/vec/internal/asmgen) for AVX-512 or AVX2+FMA, chosen at init from the CPU; the
+// pure-Go code is kept as the generic path (purego builds, other architectures, tests). σ in the
+// assembly is vec's algorithm (same exp, same 1/(1+e^−x)); the SiLU/SwiGLU backward forms
+// x·(1−σ)+1 with one fused multiply-add, so the assembly and generic paths may differ in the
+// last bits, while the AVX2 and AVX-512 paths give identical bits (TestPathsAgree). GELU still
+// runs the float64 pure-Go erf on every path (not yet vectorised).
+//
 // Non-goals: bf16 storage (callers convert), broadcasting (callers pass equal lengths),
 // the tanh GELU approximation (GLM-4.5V uses exact GELU).
 package elementwise

@@ -106,11 +106,16 @@ func checkFused(op, outName string, out, gu []float32, T, F int) error {
 	return nil
 }
 
-// The range kernels below work in chunks: σ of a chunk into a stack buffer with vec.Sigmoid,
-// then one pass combining it with the other operands. Every element reads its inputs before
-// writing its outputs, so outputs may alias inputs.
+// The range kernels below run the fused assembly kernel of the active path (one pass, σ computed
+// in registers by vec's exp algorithm) or, on the generic path, work in chunks: σ of a chunk into
+// a stack buffer with vec.Sigmoid, then one pass combining it with the other operands. Every
+// element reads its inputs before writing its outputs, so outputs may alias inputs.
 
 func siluRange(out, x []float32) {
+	if path != pathGeneric && len(out) > 0 {
+		siluAsm(out, x)
+		return
+	}
 	var s [chunk]float32
 	for lo := 0; lo < len(out); lo += chunk {
 		hi := min(lo+chunk, len(out))
@@ -123,6 +128,10 @@ func siluRange(out, x []float32) {
 }
 
 func siluGradRange(dx, dout, x []float32) {
+	if path != pathGeneric && len(dx) > 0 {
+		siluGradAsm(dx, dout, x)
+		return
+	}
 	var s [chunk]float32
 	for lo := 0; lo < len(dx); lo += chunk {
 		hi := min(lo+chunk, len(dx))
@@ -136,6 +145,10 @@ func siluGradRange(dx, dout, x []float32) {
 }
 
 func swigluRange(out, g, u []float32) {
+	if path != pathGeneric && len(out) > 0 {
+		swigluAsm(out, g, u)
+		return
+	}
 	var s [chunk]float32
 	for lo := 0; lo < len(out); lo += chunk {
 		hi := min(lo+chunk, len(out))
@@ -148,6 +161,10 @@ func swigluRange(out, g, u []float32) {
 }
 
 func swigluGradRange(dg, du, dout, g, u []float32) {
+	if path != pathGeneric && len(dg) > 0 {
+		swigluGradAsm(dg, du, dout, g, u)
+		return
+	}
 	var s [chunk]float32
 	for lo := 0; lo < len(dout); lo += chunk {
 		hi := min(lo+chunk, len(dout))

@@ -27,6 +27,13 @@ func LayerNormForward(y, mean, rstd, x, w, b []float32, T, D int, eps float32) e
 	parallel(T, D, func(t0, t1 int) {
 		for t := t0; t < t1; t++ {
 			xr, yr := x[t*D:(t+1)*D], y[t*D:(t+1)*D]
+			if path != pathGeneric { // three fused passes: Σx, Σ(x−mean)², then y
+				mu := sumAsm(xr) / float32(D)
+				r := float32(1 / math.Sqrt(float64(sumSqDevAsm(xr, mu)/float32(D)+eps)))
+				mean[t], rstd[t] = mu, r
+				lnOutAsm(yr, xr, w, b, mu, r)
+				continue
+			}
 			mu := vec.Sum(xr) / float32(D)
 			var v float32
 			for _, xv := range xr {
@@ -73,6 +80,11 @@ func LayerNormBackward(dx, dw, db, dy, x, w, mean, rstd []float32, T, D int) err
 			for t := c * rowChunk; t < min((c+1)*rowChunk, T); t++ {
 				xr, dyr, dxr := x[t*D:(t+1)*D], dy[t*D:(t+1)*D], dx[t*D:(t+1)*D]
 				mu, r := mean[t], rstd[t]
+				if path != pathGeneric { // two fused passes over the row (the second from L1)
+					sg, sgx := lnGrad1Asm(pw, pbc, dyr, xr, w, mu, r)
+					lnGrad2Asm(dxr, dyr, xr, w, mu, r, sg/float32(D), sgx/float32(D))
+					continue
+				}
 				for j, v := range dyr {
 					h := (xr[j] - mu) * r
 					xh[j] = h

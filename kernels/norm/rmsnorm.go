@@ -25,6 +25,12 @@ func RMSNormForward(y, rstd, x, w []float32, T, D int, eps float32) error {
 	parallel(T, D, func(t0, t1 int) {
 		for t := t0; t < t1; t++ {
 			xr, yr := x[t*D:(t+1)*D], y[t*D:(t+1)*D]
+			if path != pathGeneric { // two fused passes: Σx², then y
+				r := float32(1 / math.Sqrt(float64(sumSqAsm(xr)/float32(D)+eps)))
+				rstd[t] = r
+				rmsOutAsm(yr, xr, w, r)
+				continue
+			}
 			r := float32(1 / math.Sqrt(float64(vec.SumSq(xr)/float32(D)+eps)))
 			rstd[t] = r
 			for j, v := range xr {
@@ -61,6 +67,11 @@ func RMSNormBackward(dx, dw, dy, x, w, rstd []float32, T, D int) error {
 			for t := c * rowChunk; t < min((c+1)*rowChunk, T); t++ {
 				xr, dyr, dxr := x[t*D:(t+1)*D], dy[t*D:(t+1)*D], dx[t*D:(t+1)*D]
 				r := rstd[t]
+				if path != pathGeneric { // two fused passes over the row (the second from L1)
+					m := rmsGrad1Asm(pw, dyr, xr, w, r) * r / float32(D)
+					rmsGrad2Asm(dxr, dyr, xr, w, r, m)
+					continue
+				}
 				for j, v := range dyr {
 					g[j] = v * w[j]
 					pw[j] += v * float32(xr[j]*r)

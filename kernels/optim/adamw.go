@@ -64,6 +64,10 @@ func (c AdamW) Step(p, g, m, v []float32, t int) error {
 	eps := float32(c.Eps)
 	parallel(n, func(lo, hi int) {
 		pp, gg, mm, vv := p[lo:hi], g[lo:hi], m[lo:hi], v[lo:hi]
+		if path != pathGeneric { // the same roundings, with hardware FMA for m and v
+			adamwAsm(pp, gg, mm, vv, decay, b1, c1, b2, c2, stepSize, bc2Sqrt, eps)
+			return
+		}
 		for i := range pp {
 			gi := gg[i]
 			mi := fma32(c1, gi, float32(mm[i]*b1))

@@ -55,8 +55,12 @@ func GlobalNorm(grads [][]float32) float64 {
 	return math.Sqrt(total)
 }
 
-// sumSq64 is Σ x[i]² in float64 with four interleaved accumulators (element i into lane i%4).
+// sumSq64 is Σ x[i]² in float64. The generic path uses four interleaved accumulators (element i
+// into lane i%4); the assembly paths use 32 lanes (see asmgen), identical on AVX2 and AVX-512.
 func sumSq64(x []float32) float64 {
+	if path != pathGeneric && len(x) > 0 {
+		return sumSq64Asm(x) // element i into float64 lane i mod 32, fixed lane tree
+	}
 	var s0, s1, s2, s3 float64
 	i := 0
 	for ; i+4 <= len(x); i += 4 {

@@ -31,24 +31,26 @@ func TestRefAdamWByHand(t *testing.T) {
 }
 
 func TestAdamWVsReference(t *testing.T) {
-	c := AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}
-	for _, n := range []int{1, 17, 1000, 70001} {
-		r := kerneltest.RNG(uint64(n))
-		p := kerneltest.Normal(r, n, 1)
-		m, v := make([]float32, n), make([]float32, n)
-		p64, m64, v64 := kerneltest.F64(p), make([]float64, n), make([]float64, n)
-		for step := 1; step <= 5; step++ {
-			g := kerneltest.Normal(r, n, 0.1*float64(step))
-			if err := c.Step(p, g, m, v, step); err != nil {
-				t.Fatal(err)
+	forEachPath(t, func(t *testing.T) {
+		c := AdamW{LR: 1e-3, Beta1: 0.9, Beta2: 0.999, Eps: 1e-8, WeightDecay: 0.01}
+		for _, n := range []int{1, 17, 1000, 70001} {
+			r := kerneltest.RNG(uint64(n))
+			p := kerneltest.Normal(r, n, 1)
+			m, v := make([]float32, n), make([]float32, n)
+			p64, m64, v64 := kerneltest.F64(p), make([]float64, n), make([]float64, n)
+			for step := 1; step <= 5; step++ {
+				g := kerneltest.Normal(r, n, 0.1*float64(step))
+				if err := c.Step(p, g, m, v, step); err != nil {
+					t.Fatal(err)
+				}
+				RefAdamWStep(p64, kerneltest.F64(g), m64, v64, c, step)
 			}
-			RefAdamWStep(p64, kerneltest.F64(g), m64, v64, c, step)
+			// Each step moves p by ≤ ~lr; fp32 rounding of p (|p|≈1) dominates: a few eps per step.
+			kerneltest.Close(t, "AdamW p", p, p64, func(i int) float64 { return kerneltest.Tol(4, 5, kerneltest.Eps32, math.Abs(p64[i])+5*c.LR, 0) })
+			kerneltest.Close(t, "AdamW m", m, m64, func(i int) float64 { return kerneltest.Tol(4, 5, kerneltest.Eps32, 0.5, 0) })
+			kerneltest.Close(t, "AdamW v", v, v64, func(i int) float64 { return kerneltest.Tol(4, 5, kerneltest.Eps32, v64[i], 0) })
 		}
-		// Each step moves p by ≤ ~lr; fp32 rounding of p (|p|≈1) dominates: a few eps per step.
-		kerneltest.Close(t, "AdamW p", p, p64, func(i int) float64 { return kerneltest.Tol(4, 5, kerneltest.Eps32, math.Abs(p64[i])+5*c.LR, 0) })
-		kerneltest.Close(t, "AdamW m", m, m64, func(i int) float64 { return kerneltest.Tol(4, 5, kerneltest.Eps32, 0.5, 0) })
-		kerneltest.Close(t, "AdamW v", v, v64, func(i int) float64 { return kerneltest.Tol(4, 5, kerneltest.Eps32, v64[i], 0) })
-	}
+	})
 }
 
 type golden struct {
@@ -92,106 +94,114 @@ func ulps(a, b float32) float64 {
 
 // TestAdamWGoldenTorch replays torch.optim.AdamW (testdata/gen_golden.py) step by step.
 func TestAdamWGoldenTorch(t *testing.T) {
-	g := loadGolden(t)
-	c := AdamW{LR: g.LR, Beta1: g.Beta1, Beta2: g.Beta2, Eps: g.Eps, WeightDecay: g.WeightDecay}
-	if c.WeightDecay == 0 || len(g.After) == 0 {
-		t.Fatal("golden file incomplete")
-	}
-	worst := 0.0
-	for ti, p0 := range g.Init {
-		p := append([]float32(nil), p0...)
-		m, v := make([]float32, len(p)), make([]float32, len(p))
-		for s, a := range g.After {
-			if err := c.Step(p, g.Grads[s][ti], m, v, s+1); err != nil {
-				t.Fatal(err)
-			}
-			for i := range p {
-				d := max(ulps(p[i], a.P[ti][i]), ulps(m[i], a.M[ti][i]), ulps(v[i], a.V[ti][i]))
-				worst = max(worst, d)
-				if d > 4 {
-					t.Fatalf("tensor %d step %d elem %d: p %g m %g v %g, torch p %g m %g v %g",
-						ti, s+1, i, p[i], m[i], v[i], a.P[ti][i], a.M[ti][i], a.V[ti][i])
+	forEachPath(t, func(t *testing.T) {
+		g := loadGolden(t)
+		c := AdamW{LR: g.LR, Beta1: g.Beta1, Beta2: g.Beta2, Eps: g.Eps, WeightDecay: g.WeightDecay}
+		if c.WeightDecay == 0 || len(g.After) == 0 {
+			t.Fatal("golden file incomplete")
+		}
+		worst := 0.0
+		for ti, p0 := range g.Init {
+			p := append([]float32(nil), p0...)
+			m, v := make([]float32, len(p)), make([]float32, len(p))
+			for s, a := range g.After {
+				if err := c.Step(p, g.Grads[s][ti], m, v, s+1); err != nil {
+					t.Fatal(err)
+				}
+				for i := range p {
+					d := max(ulps(p[i], a.P[ti][i]), ulps(m[i], a.M[ti][i]), ulps(v[i], a.V[ti][i]))
+					worst = max(worst, d)
+					if d > 0 { // bit-exact on every path
+						t.Fatalf("tensor %d step %d elem %d: p %g m %g v %g, torch p %g m %g v %g",
+							ti, s+1, i, p[i], m[i], v[i], a.P[ti][i], a.M[ti][i], a.V[ti][i])
+					}
 				}
 			}
 		}
-	}
-	t.Logf("max difference from torch: %.1f ulp", worst)
+		t.Logf("max difference from torch: %.1f ulp", worst)
+	})
 }
 
 func TestClipGoldenTorch(t *testing.T) {
-	g := loadGolden(t)
-	for _, c := range g.Clip {
-		grads := make([][]float32, len(g.ClipIn))
-		for i, x := range g.ClipIn {
-			grads[i] = append([]float32(nil), x...)
-		}
-		norm, err := ClipByGlobalNorm(grads, c.MaxNorm)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if math.Abs(norm-c.TotalNorm) > 4*kerneltest.Eps32*c.TotalNorm {
-			t.Errorf("max_norm %g: norm %g, torch %g", c.MaxNorm, norm, c.TotalNorm)
-		}
-		for ti := range grads {
-			for i := range grads[ti] {
-				if d := ulps(grads[ti][i], c.Grads[ti][i]); d > 2 {
-					t.Fatalf("max_norm %g: grad[%d][%d] = %g, torch %g", c.MaxNorm, ti, i, grads[ti][i], c.Grads[ti][i])
+	forEachPath(t, func(t *testing.T) {
+		g := loadGolden(t)
+		for _, c := range g.Clip {
+			grads := make([][]float32, len(g.ClipIn))
+			for i, x := range g.ClipIn {
+				grads[i] = append([]float32(nil), x...)
+			}
+			norm, err := ClipByGlobalNorm(grads, c.MaxNorm)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if math.Abs(norm-c.TotalNorm) > 4*kerneltest.Eps32*c.TotalNorm {
+				t.Errorf("max_norm %g: norm %g, torch %g", c.MaxNorm, norm, c.TotalNorm)
+			}
+			for ti := range grads {
+				for i := range grads[ti] {
+					if d := ulps(grads[ti][i], c.Grads[ti][i]); d > 2 {
+						t.Fatalf("max_norm %g: grad[%d][%d] = %g, torch %g", c.MaxNorm, ti, i, grads[ti][i], c.Grads[ti][i])
+					}
 				}
 			}
 		}
-	}
+	})
 }
 
 func TestGlobalNorm(t *testing.T) {
-	r := kerneltest.RNG(3)
-	var grads [][]float32
-	want := 0.0
-	for _, n := range []int{0, 1, 4095, 4096, 4097, 100000, 3} {
-		g := kerneltest.Normal(r, n, 1)
-		grads = append(grads, g)
-		for _, x := range g {
-			want += float64(x) * float64(x)
+	forEachPath(t, func(t *testing.T) {
+		r := kerneltest.RNG(3)
+		var grads [][]float32
+		want := 0.0
+		for _, n := range []int{0, 1, 4095, 4096, 4097, 100000, 3} {
+			g := kerneltest.Normal(r, n, 1)
+			grads = append(grads, g)
+			for _, x := range g {
+				want += float64(x) * float64(x)
+			}
 		}
-	}
-	want = math.Sqrt(want)
-	saved := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(saved)
-	got := GlobalNorm(grads)
-	if math.Abs(got-want) > 1e-12*want {
-		t.Fatalf("GlobalNorm = %.17g, want %.17g", got, want)
-	}
-	for _, p := range []int{2, 5} {
-		runtime.GOMAXPROCS(p)
-		if g := GlobalNorm(grads); g != got {
-			t.Fatalf("GlobalNorm with %d threads = %.17g, with 1 thread %.17g", p, g, got)
+		want = math.Sqrt(want)
+		saved := runtime.GOMAXPROCS(1)
+		defer runtime.GOMAXPROCS(saved)
+		got := GlobalNorm(grads)
+		if math.Abs(got-want) > 1e-12*want {
+			t.Fatalf("GlobalNorm = %.17g, want %.17g", got, want)
 		}
-	}
-	if GlobalNorm(nil) != 0 {
-		t.Error("GlobalNorm(nil) != 0")
-	}
+		for _, p := range []int{2, 5} {
+			runtime.GOMAXPROCS(p)
+			if g := GlobalNorm(grads); g != got {
+				t.Fatalf("GlobalNorm with %d threads = %.17g, with 1 thread %.17g", p, g, got)
+			}
+		}
+		if GlobalNorm(nil) != 0 {
+			t.Error("GlobalNorm(nil) != 0")
+		}
+	})
 }
 
 func TestClip(t *testing.T) {
-	grads := [][]float32{{3, 0}, {4}}
-	norm, err := ClipByGlobalNorm(grads, 1)
-	if err != nil || norm != 5 {
-		t.Fatalf("norm %g err %v", norm, err)
-	}
-	s := float32(1 / (5 + 1e-6))
-	if grads[0][0] != 3*s || grads[1][0] != 4*s {
-		t.Fatalf("clipped grads %v", grads)
-	}
-	grads = [][]float32{{3, 0}, {4}}
-	if _, err := ClipByGlobalNorm(grads, 10); err != nil || grads[0][0] != 3 || grads[1][0] != 4 {
-		t.Fatalf("no-clip case changed grads: %v", grads)
-	}
-	grads = [][]float32{{3, float32(math.NaN())}}
-	if _, err := ClipByGlobalNorm(grads, 1); err == nil || grads[0][0] != 3 {
-		t.Fatalf("NaN norm: err %v, grads %v", err, grads)
-	}
-	if _, err := ClipByGlobalNorm(grads, 0); err == nil {
-		t.Fatal("maxNorm 0 accepted")
-	}
+	forEachPath(t, func(t *testing.T) {
+		grads := [][]float32{{3, 0}, {4}}
+		norm, err := ClipByGlobalNorm(grads, 1)
+		if err != nil || norm != 5 {
+			t.Fatalf("norm %g err %v", norm, err)
+		}
+		s := float32(1 / (5 + 1e-6))
+		if grads[0][0] != 3*s || grads[1][0] != 4*s {
+			t.Fatalf("clipped grads %v", grads)
+		}
+		grads = [][]float32{{3, 0}, {4}}
+		if _, err := ClipByGlobalNorm(grads, 10); err != nil || grads[0][0] != 3 || grads[1][0] != 4 {
+			t.Fatalf("no-clip case changed grads: %v", grads)
+		}
+		grads = [][]float32{{3, float32(math.NaN())}}
+		if _, err := ClipByGlobalNorm(grads, 1); err == nil || grads[0][0] != 3 {
+			t.Fatalf("NaN norm: err %v, grads %v", err, grads)
+		}
+		if _, err := ClipByGlobalNorm(grads, 0); err == nil {
+			t.Fatal("maxNorm 0 accepted")
+		}
+	})
 }
 
 func TestAdamWErrors(t *testing.T) {

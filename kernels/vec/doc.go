@@ -19,6 +19,10 @@
 //   - Elementwise ops (Exp, Axpy, Scale, Sigmoid) do not depend on the order at all, but the
 //     assembly paths fuse multiply-adds, so they may differ from the pure-Go path in the last bit.
 //
+// The fused streaming kernels of kernels/elementwise, kernels/norm and kernels/optim are generated
+// by internal/asmgen (go generate in those packages); it copies EXP512/EXP2 and their constants
+// from vec_amd64.s, so regenerate them after changing the exp algorithm here.
+//
 // Non-goals: threading (callers split work), float64, bf16 storage, length checks beyond
 // "the slices are at least as long as the first argument" (callers validate shapes; a shorter
 // second argument panics like any out-of-range slice access).
