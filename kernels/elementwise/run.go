@@ -2,8 +2,7 @@ package elementwise
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
+	"github.com/glmflow/glmflow/kernels/internal/parallel"
 )
 
 // checkLen returns an error naming op and the first argument whose length differs from n.
@@ -22,49 +21,9 @@ const chunk = 256
 // parallelMin is the element count below which work runs inline.
 const parallelMin = 1 << 16
 
-// run calls f over [0, n) in contiguous pieces whose bounds are multiples of chunk, on
-// GOMAXPROCS goroutines when n is large. Elements are independent, so the split does not
-// change any result.
-func run(n int, f func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers <= 1 || n < parallelMin {
-		if n > 0 {
-			f(0, n)
-		}
-		return
-	}
-	per := (n + workers - 1) / workers
-	per = (per + chunk - 1) / chunk * chunk
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+// run calls f over [0, n) in contiguous pieces whose bounds are multiples of chunk, in
+// parallel when n ≥ parallelMin. Elements are independent, so the split changes no result.
+func run(n int, f func(lo, hi int)) { parallel.Range(n, chunk, n, parallelMin, f) }
 
 // rows calls f over row ranges [t0, t1) of a [T, width] problem, in parallel when large.
-func rows(T, width int, f func(t0, t1 int)) {
-	workers := min(runtime.GOMAXPROCS(0), T)
-	if workers <= 1 || T*width < parallelMin {
-		if T > 0 {
-			f(0, T)
-		}
-		return
-	}
-	per := (T + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := 0; lo < T; lo += per {
-		hi := min(lo+per, T)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+func rows(T, width int, f func(t0, t1 int)) { parallel.Range(T, 1, T*width, parallelMin, f) }

@@ -2,8 +2,7 @@ package norm
 
 import (
 	"fmt"
-	"runtime"
-	"sync"
+	par "github.com/glmflow/glmflow/kernels/internal/parallel"
 )
 
 // rowChunk is the fixed row count of one weight-gradient partial sum.
@@ -12,28 +11,9 @@ const rowChunk = 64
 // parallelMin is the element count below which work runs inline.
 const parallelMin = 1 << 15
 
-// parallel calls f(lo, hi) over [0, n) split into at most GOMAXPROCS contiguous pieces when
-// n·width is large, inline otherwise.
-func parallel(n, width int, f func(lo, hi int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
-	if workers <= 1 || n*width < parallelMin {
-		if n > 0 {
-			f(0, n)
-		}
-		return
-	}
-	per := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+// parallel calls f(lo, hi) over [0, n) in contiguous pieces, in parallel when n·width is
+// large, inline otherwise.
+func parallel(n, width int, f func(lo, hi int)) { par.Range(n, 1, n*width, parallelMin, f) }
 
 // sumPartials adds the chunk partials part [C, D] into acc [D], chunk 0 first, for every
 // column; columns are split over goroutines (each column's order is fixed).

@@ -2,9 +2,8 @@ package optim
 
 import (
 	"fmt"
+	par "github.com/glmflow/glmflow/kernels/internal/parallel"
 	"math"
-	"runtime"
-	"sync"
 )
 
 // AdamW holds the hyperparameters of torch.optim.AdamW (PyTorch defaults: LR 1e-3, Beta1 0.9,
@@ -89,24 +88,5 @@ func sqrt32(x float32) float32 { return float32(math.Sqrt(float64(x))) } // corr
 // parallelMin is the element count below which work runs inline.
 const parallelMin = 1 << 16
 
-// parallel splits [0, n) over GOMAXPROCS goroutines when n is large; elements are independent.
-func parallel(n int, f func(lo, hi int)) {
-	workers := runtime.GOMAXPROCS(0)
-	if workers <= 1 || n < parallelMin {
-		if n > 0 {
-			f(0, n)
-		}
-		return
-	}
-	per := (n + workers - 1) / workers
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f(lo, hi)
-		}()
-	}
-	wg.Wait()
-}
+// parallel splits [0, n) over goroutines when n is large; elements are independent.
+func parallel(n int, f func(lo, hi int)) { par.Range(n, 1, n, parallelMin, f) }
