@@ -14,6 +14,7 @@
 //	gridsample   bicubic grid_sample (PyTorch semantics) for position-embedding interpolation
 //	optim        AdamW, global L2 norm, gradient clipping
 //	cpu          the CPU Backend: shape/dtype checks on Tensors, then the packages above
+//	backendtest  the conformance suite every Backend runs against the float64 references
 //	bench        the benchmark suite behind `glmflow bench`
 //	openblas     OpenBLAS loaded at run time, the GEMM baseline of the benchmarks
 //
