@@ -17,6 +17,7 @@ typed stages cut into pipeline ranks. One static binary; CPU kernels in Go assem
 	root.AddCommand(
 		newVersionCmd(),
 		newBenchCmd(),
+		newInitModelCmd(),
 	)
 	return root
 }
