@@ -40,6 +40,15 @@ type Memory interface {
 	Download(t *tensors.Tensor) (*tensors.Tensor, error)
 	// Copy copies src into dst (same dtype and element count).
 	Copy(dst, src *tensors.Tensor) error
+	// GatherRows: out[i] = src[idx[i]] (out [N, D], src [M, D], idx [N] I32). Its backward is
+	// ScatterAddRows.
+	GatherRows(out, src, idx *tensors.Tensor) error
+	// ScatterRows overwrites dst[idx[i]] = src[i] (dst [M, D], src [N, D], idx [N] I32 with
+	// distinct entries), e.g. image features spliced into the token embeddings.
+	ScatterRows(dst, src, idx *tensors.Tensor) error
+	// ScatterAddRows accumulates dst[idx[i]] += src[i] in index order i = 0, 1, ...
+	// (deterministic; repeated indices allowed).
+	ScatterAddRows(dst, src, idx *tensors.Tensor) error
 	// Zero sets every element to 0 (used to reset gradient accumulators).
 	Zero(t *tensors.Tensor) error
 }

@@ -29,6 +29,7 @@ var groups = []struct {
 	{"Attention", testAttention},
 	{"MoE", testMoE},
 	{"Optimizer", testOptimizer},
+	{"Rows", testRows},
 }
 
 // Run runs the conformance suite on be, one subtest per op group.

@@ -409,3 +409,41 @@ func testOptimizer(e *env) {
 		t.Errorf("GlobalNorm of an I32 tensor: err = %v, want one naming ts[1]", err)
 	}
 }
+
+func testRows(e *env) {
+	t := e.t
+	src := e.rand(5, 3)
+	idx := e.ids(4, 0, 4, 2)
+	g := e.out(4, 3)
+	e.ok(e.be.GatherRows(g, src, idx))
+	want := make([]float64, 12)
+	for i, r := range []int{4, 0, 4, 2} {
+		copy(want[i*3:], e.f64(src)[r*3:r*3+3])
+	}
+	e.near("GatherRows", g, want, 1)
+
+	// ScatterAddRows with a repeated index accumulates; ScatterRows overwrites.
+	dst := e.rand(5, 3)
+	wantAdd := e.f64(dst)
+	for i, r := range []int{4, 0, 4, 2} {
+		for j := range 3 {
+			wantAdd[r*3+j] += e.f64(g)[i*3+j]
+		}
+	}
+	e.ok(e.be.ScatterAddRows(dst, g, idx))
+	e.near("ScatterAddRows", dst, wantAdd, 3)
+
+	rows := e.rand(2, 3)
+	e.ok(e.be.ScatterRows(dst, rows, e.ids(3, 1)))
+	for j := range 3 {
+		wantAdd[3*3+j], wantAdd[1*3+j] = e.f64(rows)[j], e.f64(rows)[3+j]
+	}
+	e.near("ScatterRows", dst, wantAdd, 1)
+
+	if err := e.be.ScatterRows(dst, rows, e.ids(3, 3)); err == nil || !strings.Contains(err.Error(), "repeats") {
+		t.Errorf("ScatterRows with a repeated index: err = %v", err)
+	}
+	if err := e.be.GatherRows(g, src, e.ids(4, 0, 5, 2)); err == nil || !strings.Contains(err.Error(), "idx[2] = 5") {
+		t.Errorf("GatherRows out of range: err = %v", err)
+	}
+}
