@@ -3,18 +3,21 @@ package attention
 import (
 	"fmt"
 	"math"
+	"runtime"
+
+	"github.com/glmflow/glmflow/kernels/gemm"
 )
 
 // Tiling. A task stacks the G = H/K query heads that share a kv head: its tile rows are
 // (token, head) pairs, tokens outer, so one K/V tile is packed once for all G heads and the
 // gather of a query block is one contiguous copy of G·Dh floats per token. A query block holds
 // br = ⌈rowsTarget/G⌉ tokens (G·br ≈ rowsTarget rows); a key tile holds bcFwd keys in the forward
-// and bc in the backward. The score tiles (≤ 128 KiB) and the accumulators stay in L2 (1 MiB on
-// Zen 4). Sizes measured on Zen 4 (bench_test.go): wider key tiles amortise the per-row softmax
-// calls in the forward; the backward is flat between 64 and 256.
+// and bc in the backward (≤ maxBc). The score tiles and the accumulators stay in L2 (1 MiB on
+// Zen 4). Sizes measured on Zen 4 (bench_test.go, ATTN_* in tune_test.go): wider key tiles
+// amortise the per-row softmax calls in the forward.
 var (
 	rowsTarget = 128
-	bcFwd      = 256
+	bcFwd      = 512
 	bc         = 128
 )
 
@@ -35,13 +38,17 @@ type plan struct {
 	br     int     // tokens per query block
 	bc     int     // keys per key tile in the backward (and per dk/dv task)
 	bcFwd  int     // keys per key tile in the forward
+	ldq    int     // row stride of gathered q / do rows: ldt, or Dh when Dh > gemm.PackedMaxK
+	segs   []int   // [nseg+1] segment boundaries (CuSeqlens)
 	blocks []block // query blocks of br tokens
 	kvBlks []block // key blocks of bc tokens (the tasks of the dk/dv pass)
+	segBlk []int   // [nseg+1] blocks[segBlk[s]:segBlk[s+1]] are segment s's query blocks
+	segKV  []int   // [nseg+1] the same for kvBlks
 	padCnt []int32 // [T+1] padCnt[t] = padded keys in [0, t); nil without padding
 }
 
-// block is rows [lo, hi) of segment [s0, s1).
-type block struct{ s0, s1, lo, hi int }
+// block is rows [lo, hi) of segment seg = [s0, s1).
+type block struct{ s0, s1, lo, hi, seg int }
 
 func newPlan(op string, p Params) (*plan, error) {
 	switch {
@@ -61,22 +68,30 @@ func newPlan(op string, p Params) (*plan, error) {
 	if len(cu) < 2 || cu[0] != 0 || int(cu[len(cu)-1]) != p.T {
 		return nil, fmt.Errorf("%s: CuSeqlens must start at 0 and end at T=%d, got %v", op, p.T, short(cu))
 	}
-	pl := &plan{Params: p, scale: p.Scale, groups: p.H / p.K, bc: bc, bcFwd: bcFwd}
+	pl := &plan{Params: p, scale: p.Scale, groups: p.H / p.K, bc: bc, bcFwd: bcFwd, ldq: ldt}
+	if p.Dh > gemm.PackedMaxK {
+		pl.ldq = p.Dh
+	}
 	pl.br = max(1, (rowsTarget+pl.groups-1)/pl.groups)
 	if pl.scale == 0 {
 		pl.scale = float32(1 / math.Sqrt(float64(p.Dh)))
 	}
+	pl.segs = []int{0}
+	pl.segBlk, pl.segKV = []int{0}, []int{0}
 	for s := 1; s < len(cu); s++ {
 		s0, s1 := int(cu[s-1]), int(cu[s])
 		if s1 < s0 {
 			return nil, fmt.Errorf("%s: CuSeqlens decreases at index %d: %v", op, s, short(cu))
 		}
 		for lo := s0; lo < s1; lo += pl.br {
-			pl.blocks = append(pl.blocks, block{s0, s1, lo, min(lo+pl.br, s1)})
+			pl.blocks = append(pl.blocks, block{s0, s1, lo, min(lo+pl.br, s1), s - 1})
 		}
 		for lo := s0; lo < s1; lo += pl.bc {
-			pl.kvBlks = append(pl.kvBlks, block{s0, s1, lo, min(lo+pl.bc, s1)})
+			pl.kvBlks = append(pl.kvBlks, block{s0, s1, lo, min(lo+pl.bc, s1), s - 1})
 		}
+		pl.segs = append(pl.segs, s1)
+		pl.segBlk = append(pl.segBlk, len(pl.blocks))
+		pl.segKV = append(pl.segKV, len(pl.kvBlks))
 	}
 	if p.KeyPad != nil {
 		pl.padCnt = make([]int32, p.T+1)
@@ -96,6 +111,27 @@ func (p *plan) padded(j0, j1 int) int {
 		return 0
 	}
 	return int(p.padCnt[j1] - p.padCnt[j0])
+}
+
+// chunks splits each segment's query blocks, for every kv head, into runs of consecutive
+// blocks: the tasks of the forward and of the two-pass dq pass. A run packs each K/V tile once
+// for all its blocks; runs are short enough to give each worker about four tasks.
+func (p *plan) chunks() []fwdChunk {
+	procs := runtime.GOMAXPROCS(0)
+	size := len(p.blocks)
+	if procs > 1 {
+		size = max(1, len(p.blocks)*p.K/(4*procs))
+	}
+	var cs []fwdChunk
+	for s := 1; s < len(p.segBlk); s++ {
+		for b0 := p.segBlk[s-1]; b0 < p.segBlk[s]; b0 += size {
+			b1 := min(b0+size, p.segBlk[s])
+			for kh := range p.K {
+				cs = append(cs, fwdChunk{b0, b1, kh})
+			}
+		}
+	}
+	return cs
 }
 
 // work estimates the multiply-adds of one pass (for the inline/parallel decision).
@@ -141,9 +177,10 @@ func Forward(o, lse, q, k, v []float32, p Params) error {
 	if err := checkLen(op, "o", o, nq, "lse", lse, p.H*p.T, "q", q, nq, "k", k, nk, "v", v, nk); err != nil {
 		return err
 	}
-	runTasks(len(pl.blocks)*p.K, pl.work(), pl.newScratch,
+	cs := pl.chunks()
+	runTasks(len(cs), pl.work(), pl.newScratch,
 		func(s *scratch, task int) {
-			s.forward(pl, o, lse, q, k, v, pl.blocks[task/p.K], task%p.K)
+			s.forward(pl, o, lse, q, k, v, cs[task])
 		})
 	return nil
 }
@@ -175,13 +212,22 @@ func Backward(dq, dk, dv, do, q, k, v, o, lse []float32, p Params) error {
 		}
 	})
 	w := 2 * pl.work()
+	if pl.singlePass() {
+		nseg := len(pl.segs) - 1
+		runTasks(nseg*p.K, 3*w, pl.newScratch,
+			func(s *scratch, task int) {
+				s.backwardSeg(pl, dq, dk, dv, do, q, k, v, lse, D, task/p.K, task%p.K)
+			})
+		return nil
+	}
 	runTasks(len(pl.kvBlks)*p.K, w, pl.newScratch,
 		func(s *scratch, task int) {
-			s.backwardKV(pl, dk, dv, do, q, k, v, lse, D, pl.kvBlks[task/p.K], task%p.K)
+			s.backwardKV(pl, dk, dv, do, q, k, v, lse, D, task/p.K, task%p.K, nil)
 		})
-	runTasks(len(pl.blocks)*p.K, w, pl.newScratch,
+	cs := pl.chunks()
+	runTasks(len(cs), w, pl.newScratch,
 		func(s *scratch, task int) {
-			s.backwardQ(pl, dq, do, q, k, v, lse, D, pl.blocks[task/p.K], task%p.K)
+			s.backwardQ(pl, dq, do, q, k, v, lse, D, cs[task])
 		})
 	return nil
 }

@@ -19,18 +19,25 @@
 // not masked (their rows are computed like any other; the loss ignores them).
 //
 // Work split and determinism: a task stacks the G = H/K query heads of one kv head (tile rows
-// are (token, head) pairs), so each K/V tile is packed once per G heads. Forward: one task per
-// (segment, kv head, query block). Backward: D = rowsum(do ⊙ o) first; then one task per
-// (segment, kv head, key block) owns dk/dv rows (summing over query blocks in order and over the
-// group's (token, head) rows inside one GEMM reduction); then one task per (segment, kv head,
-// query block) owns dq rows (it recomputes Q·Kᵀ and dO·Vᵀ rather than sharing dS with the dk/dv
-// pass, which would need atomics or [T, T] memory). No atomics; every output element is produced
-// by one task with a fixed order of operations, so results are bit-identical for any GOMAXPROCS.
+// are (token, head) pairs). Forward: one task per run of consecutive query blocks of one
+// (segment, kv head), key tiles outer, so each K/V tile is packed once (gemm.PackedB) for the
+// whole run; runs are sized to give each worker about four tasks (a single run per segment
+// when single-threaded). Backward: D = rowsum(do ⊙ o) first; then either one task per (segment,
+// kv head) that walks its key blocks in order and adds each tile's dS to dk/dv of the key
+// block and to dq of the query block (five tile products), or, when that leaves workers idle
+// (few segments × kv heads), one task per (segment, kv head, key block) for dk/dv and one per
+// run of query blocks for dq, which recomputes S and dP (seven products). Every tile is
+// computed the same way and dq sums key blocks in order under both schedules, so they agree
+// bit for bit. No atomics; every output element is produced by one task with a fixed order of
+// operations, so results are bit-identical for any GOMAXPROCS.
 //
-// Compute (tile.go): tile products on gemm.SgemmSerial (AVX-512 / AVX2 microkernels), row
-// max/sum/exp/scale on package vec (assembly), dS = P ⊙ (dP − D) in this package's assembly
-// (ds_amd64.s); paths are picked at start-up with golang.org/x/sys/cpu, and a plain-Go path
-// (also used on other GOARCHes and with the purego tag) is what tests compare against.
+// Compute (tile.go): tile products on gemm.SgemmPackedB (K, Kᵀ, V, Vᵀ tiles packed once per
+// key tile; query rows and score tiles are laid out at gemm.PackedLD so the GEMM reads them in
+// place, no copy) and gemm.SgemmSerial (dV += Pᵀ·dO, dK += dSᵀ·Q); the online-softmax step
+// exp(s − m) and its row sum in one assembly pass (softmax_amd64.s), dS = P ⊙ (dP − D) in
+// assembly (ds_amd64.s), row max/scale on package vec. Paths are picked at start-up with
+// golang.org/x/sys/cpu, and a plain-Go path (also used on other GOARCHes and with the purego
+// tag) is what tests compare against.
 //
 // Non-goals: dropout (GLM-4.5V uses 0), attention bias / ALiBi, sliding windows, bf16 storage,
 // KV-cache decoding. The float64 reference (RefForward, RefBackward) materialises [T, T] and is

@@ -35,6 +35,33 @@ func mm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b
 	mmGo(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
+// packed is a B operand op(B) [k, n] that several tile products share: packed once for
+// gemm.SgemmPackedB on the SIMD paths, kept as the source matrix for mmGo on pathGo.
+type packed struct {
+	pb     gemm.PackedB
+	transB bool
+	b      []float32
+	ldb    int
+}
+
+// pack records op(B) [k, n] (B stored [k, n], or [n, k] when transB, leading dimension ldb).
+func (x *packed) pack(transB bool, k, n int, b []float32, ldb int) {
+	x.transB, x.b, x.ldb = transB, b, ldb
+	if simd() {
+		x.pb.Pack(transB, k, n, b, ldb)
+	}
+}
+
+// mmP is C = alpha·A·op(B)[:k, :n] + beta·C with op(B) from x (A row-major, read in place by
+// the GEMM when lda == ldt).
+func mmP(m, n, k int, alpha float32, a []float32, lda int, x *packed, beta float32, c []float32, ldc int) {
+	if simd() {
+		gemm.SgemmPackedB(m, n, k, alpha, a, lda, &x.pb, beta, c, ldc)
+		return
+	}
+	mmGo(false, x.transB, m, n, k, alpha, a, lda, x.b, x.ldb, beta, c, ldc)
+}
+
 // mmGo is the plain-Go tile product (reference for mm and the no-SIMD path).
 func mmGo(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
 	for i := range m {
@@ -88,30 +115,25 @@ func rowSum(x []float32) float32 {
 	return s
 }
 
-// ones is a row of 1s: vec.Axpy(c, ones, x) adds the constant c to x with SIMD (x + c·1 is
-// exactly x + c, fused or not).
-var ones = func() []float32 {
-	o := make([]float32, maxBc)
-	for i := range o {
-		o[i] = 1
-	}
-	return o
-}()
-
-// maxBc bounds the key tile width (the length of ones).
+// maxBc bounds the key tile width (gemm.PackedMaxK: score tiles are read in place as A).
 const maxBc = 512
 
-// expShift sets x[i] = exp(x[i] − m) for len(x) ≤ maxBc; exp(−Inf) and, on the SIMD
-// path, anything below −87.3 give exactly 0.
-func expShift(x []float32, m float32) {
-	if simd() {
-		vec.Axpy(-m, ones, x)
-		vec.Exp(x, x)
-		return
+// expSum sets x[i] = exp(x[i] − m) and returns Σ x[i], in one pass on the SIMD paths; inputs
+// satisfy x[i] − m ≤ 88.7 (m is the row max or the row's logsumexp), and −Inf gives 0.
+func expSum(x []float32, m float32) float32 {
+	if simd() && len(x) > 0 {
+		return expSumAsm(x, m)
 	}
+	return expSumGo(x, m)
+}
+
+func expSumGo(x []float32, m float32) float32 {
+	var s float32
 	for i, v := range x {
 		x[i] = float32(math.Exp(float64(v - m)))
+		s += x[i]
 	}
+	return s
 }
 
 // expRow sets x[i] = exp(x[i]).
@@ -146,7 +168,45 @@ func dot(a, b []float32) float32 {
 	return s
 }
 
-// dsRow sets p[i] = p[i]·(dp[i] − d): one rounded subtraction and one rounded product, so every
+// softmaxTile is the online-softmax step of one score tile s [R, nc] (leading dim ldt): per row
+// r, with m_new = max(m[r], max_c s[r,c]), it sets s[r,c] = exp(s[r,c] − m_new),
+// l[r] = l[r]·exp(m[r] − m_new) + Σ_c s[r,c], acc[r, :Dh] *= exp(m[r] − m_new) and m[r] = m_new.
+// Rows with nothing visible yet (m_new = −Inf) get P = 0 and keep l = 0, acc = 0. al [R] is
+// scratch.
+func softmaxTile(s []float32, R, nc int, m, l, al, acc []float32, Dh int) {
+	rs := al[R:]
+	for r := range R {
+		row := s[r*ldt : r*ldt+nc]
+		mNew := max(m[r], rowMax(row))
+		if mNew == negInf {
+			clear(row)
+			al[r], rs[r] = 0, 0
+			continue
+		}
+		rs[r] = expSum(row, mNew)
+		al[r] = m[r] - mNew // exp → 0 when m[r] = −Inf
+		m[r] = mNew
+	}
+	expRow(al[:R])
+	for r := range R {
+		l[r] = l[r]*al[r] + rs[r]
+		if al[r] != 1 {
+			scale(al[r], acc[r*Dh:(r+1)*Dh])
+		}
+	}
+}
+
+// probsDS turns the scores S [R, nc] in P (leading dim ldt) into P = exp(S − lse[r]) and the
+// dP [R, nc] in dS (leading dim ldt) into dS = P ⊙ (dP − D[r]).
+func probsDS(P, dS []float32, R, nc int, lse, D []float32) {
+	for r := range R {
+		p := P[r*ldt : r*ldt+nc]
+		expSum(p, lse[r]) // lse = +Inf → 0
+		dsRow(p, dS[r*ldt:r*ldt+nc], D[r])
+	}
+}
+
+// dsRow sets dp[i] = p[i]·(dp[i] − d): one rounded subtraction and one rounded product, so every
 // path gives the same bits.
 func dsRow(p, dp []float32, d float32) {
 	if simd() && len(p) > 0 {
@@ -159,6 +219,6 @@ func dsRow(p, dp []float32, d float32) {
 func dsGo(p, dp []float32, d float32) {
 	dp = dp[:len(p)]
 	for i, v := range p {
-		p[i] = v * (dp[i] - d)
+		dp[i] = v * (dp[i] - d)
 	}
 }
