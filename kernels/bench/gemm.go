@@ -119,6 +119,35 @@ func init() {
 			}) / 1e9
 			emit(Row{Name: s.name, Unit: "GFLOP/s", Value: v, Base: blasRate(c, blas, s), BaseName: "OpenBLAS f32"})
 		}
+		// bf16 × bf16 with fp32 accumulation (gemm.SgemmBF16: VDPBF16PS on PathAVX512BF16,
+		// widened to the fp32 kernels elsewhere), against OpenBLAS fp32 on the same problem:
+		// linear forward (NT, weights [N,K]: square, LM head, dense and expert gate_up), input
+		// gradient (NN) and weight gradient (TN).
+		kind := "bf16×bf16 (VDPBF16PS)"
+		if gemm.CurrentPath() != gemm.PathAVX512BF16 {
+			kind = "bf16×bf16 (fp32 fallback)"
+		}
+		bf := []shape{
+			{"NT 1024x1024x1024", 1024, 1024, 1024, false, true},
+			{"NT 1024x256x8192", 1024, 256, 8192, false, true},
+		}
+		if !c.Quick {
+			bf = append(bf,
+				shape{"NN 1024x1024x1024", 1024, 1024, 1024, false, false},
+				shape{"TN 1024x1024x1024", 1024, 1024, 1024, true, false},
+				shape{"NT 1024x256x1376", 1024, 256, 1376, false, true},
+				shape{"NT 256x256x512", 256, 256, 512, false, true})
+		}
+		for _, s := range bf {
+			a, b, cc, lda, ldb := operands(s)
+			aa, bb := make([]uint16, len(a)), make([]uint16, len(b))
+			tensors.F32ToBF16(aa, a)
+			tensors.F32ToBF16(bb, b)
+			v := rate(c, flops(s), func() {
+				gemm.SgemmBF16(s.transA, s.transB, s.m, s.n, s.k, 1, aa, lda, bb, ldb, 0, cc, s.n)
+			}) / 1e9
+			emit(Row{Name: kind + ": " + s.name, Unit: "GFLOP/s", Value: v, Base: blasRate(c, blas, s), BaseName: "OpenBLAS f32"})
+		}
 		return nil
 	})
 }

@@ -10,6 +10,8 @@ import "golang.org/x/sys/cpu" // CPU feature and OS register-state detection
 var (
 	_ [asmAStride - aStride]struct{}
 	_ [aStride - asmAStride]struct{}
+	_ [asmAStride16 - aStride16]struct{}
+	_ [aStride16 - asmAStride16]struct{}
 )
 
 func init() {
@@ -20,6 +22,13 @@ func init() {
 	if cpu.X86.HasAVX512F && cpu.X86.HasAVX2 && cpu.X86.HasFMA {
 		impls[PathAVX512] = &impl{path: PathAVX512, mr: gemmZMR, nr: gemmZNV * 16, tile: avx512Tile, transpose8: transpose8AVX, packK6: packK6Asm, widen: widenBF16Asm}
 		cur = impls[PathAVX512]
+		if cpu.X86.HasAVX512BF16 && cpu.X86.HasAVX512BW {
+			im := *impls[PathAVX512]
+			im.path, im.dotTile, im.dmr, im.dnr = PathAVX512BF16, bf16Tile, gemmBMR, gemmBNV*16
+			im.interleave = interleaveAsm
+			impls[PathAVX512BF16] = &im
+			cur = &im
+		}
 	}
 }
 
@@ -40,6 +49,18 @@ func avx512Tile(kMajor bool, mr, nc, kc int, a, b, c []float32, ldc int, alpha, 
 		f = gemmZk[mr-1][nv-1]
 	}
 	f(kc, &a[0], &b[0], &c[0], ldc, alpha, beta, mask, b2i(load))
+}
+
+// bf16Tile runs the 6×64 VDPBF16PS kernel variant for mr rows and ⌈nc/16⌉ vectors over kp
+// k pairs; the last vector is stored under an opmask of its valid lanes.
+func bf16Tile(kMajor bool, mr, nc, kp int, a, b []uint16, c []float32, ldc int, alpha, beta float32, load bool) {
+	nv := (nc + 15) / 16
+	mask := 1<<(nc-16*(nv-1)) - 1
+	f := gemmBr[mr-1][nv-1]
+	if kMajor {
+		f = gemmBk[mr-1][nv-1]
+	}
+	f(kp, &a[0], &b[0], &c[0], ldc, alpha, beta, mask, b2i(load))
 }
 
 // avx2Tile runs the 6×16 YMM kernel variant; mask is the lane count of the last vector.
@@ -83,6 +104,21 @@ func widenBF16Asm(dst []float32, src []uint16) {
 		dst[i] = bf16(src[i])
 	}
 }
+
+// interleaveAsm sets dst[2i] = r0[i], dst[2i+1] = r1[i] for i < len(r0) (len(r1) ≥ len(r0),
+// len(dst) ≥ 2·len(r0)).
+func interleaveAsm(dst, r0, r1 []uint16) {
+	n16 := len(r0) / 16
+	if n16 > 0 {
+		_ = dst[32*n16-1]
+		_ = r1[16*n16-1]
+		interleave16(&dst[0], &r0[0], &r1[0], n16)
+	}
+	interleaveGo(dst[32*n16:], r0[16*n16:], r1[16*n16:])
+}
+
+//go:noescape
+func interleave16(dst, r0, r1 *uint16, n16 int)
 
 //go:noescape
 func widenBF16(dst *float32, src *uint16, n8 int)

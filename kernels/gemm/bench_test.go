@@ -3,6 +3,8 @@ package gemm
 import (
 	"fmt"
 	"testing"
+
+	"github.com/glmflow/glmflow/tensors"
 )
 
 // Benchmarks report GFLOP/s (2·m·n·k per call). Single-threaded unless the name says
@@ -112,4 +114,56 @@ func BenchmarkGrouped(b *testing.B) {
 		GroupedSgemm(true, offs, n, k, 1, a, k, w, k, n*k, 0, c, n)
 	}
 	b.ReportMetric(2*2048*float64(n*k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// operands16 is operands with A and B as bf16 bits (A also kept as float32 for the Round
+// variant).
+func operands16(ta, tb bool, m, n, k int) (a32 []float32, a []uint16, lda int, b []uint16, ldb int, c []float32) {
+	a32, lda, b32, ldb, c := operands(ta, tb, m, n, k)
+	a, b = make([]uint16, len(a32)), make([]uint16, len(b32))
+	tensors.F32ToBF16(a, a32)
+	tensors.F32ToBF16(b, b32)
+	return a32, a, lda, b, ldb, c
+}
+
+func benchBF16(b *testing.B, round, ta, tb bool, m, n, k int) {
+	a32, a, lda, bb, ldb, c := operands16(ta, tb, m, n, k)
+	f := func() { SgemmBF16(ta, tb, m, n, k, 1, a, lda, bb, ldb, 0, c, n) }
+	if round {
+		f = func() { SgemmBF16Round(ta, tb, m, n, k, 1, a32, lda, bb, ldb, 0, c, n) }
+	}
+	f()
+	b.ResetTimer()
+	for b.Loop() {
+		f()
+	}
+	b.ReportMetric(2*float64(m)*float64(n)*float64(k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+// BenchmarkBF16: SgemmBF16 (bf16 × bf16, VDPBF16PS where available), one thread, on the
+// square sizes and the model shapes; NT is the linear-layer forward with HF weights [N,K].
+func BenchmarkBF16(b *testing.B) {
+	single(b)
+	for _, tr := range transposes[:3] {
+		for _, n := range []int{512, 1024, 2048} {
+			b.Run(fmt.Sprintf("%s/n=%d", tr.name, n), func(b *testing.B) { benchBF16(b, false, tr.ta, tr.tb, n, n, n) })
+		}
+	}
+	for _, tr := range transposes[:3] {
+		for _, s := range modelShapes {
+			b.Run(fmt.Sprintf("%s/%s_%dx%dx%d", tr.name, s.name, s.m, s.k, s.n), func(b *testing.B) {
+				benchBF16(b, false, tr.ta, tr.tb, s.m, s.n, s.k)
+			})
+		}
+	}
+}
+
+// BenchmarkBF16Round: SgemmBF16Round (float32 A rounded while packing), one thread.
+func BenchmarkBF16Round(b *testing.B) {
+	single(b)
+	for _, tr := range transposes[:3] {
+		for _, n := range []int{512, 1024} {
+			b.Run(fmt.Sprintf("%s/n=%d", tr.name, n), func(b *testing.B) { benchBF16(b, true, tr.ta, tr.tb, n, n, n) })
+		}
+	}
 }

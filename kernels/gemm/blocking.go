@@ -21,6 +21,9 @@ const (
 	kcMax   = 512        // longest k pass
 	aStride = kcMax + 16 // row-major A panel stride in floats; the pad staggers rows over L1 sets
 	mcMax   = 1024       // most A block rows (before rounding up to a multiple of mr)
+	// aStride16 is the row-major bf16 A panel stride in bf16 elements (pack16.go): kcMax
+	// rounded up to pairs plus one cache line of stagger.
+	aStride16 = kcMax + 32
 )
 
 // kBlock is the k-pass length for reduction length k: equal passes of at most kcMax, rounded
@@ -49,6 +52,10 @@ type task struct {
 // run computes the task with path im, using ws for packing.
 func (t *task) run(im *impl, ws *workspace) {
 	p := t.p
+	if p.dot && im.dotTile != nil {
+		t.runDot(im, ws)
+		return
+	}
 	kc := kBlock(p.k)
 	ncb := nBlock(kc, im.nr)
 	mcb := roundUp(ceilDiv(t.i1-t.i0, ceilDiv(t.i1-t.i0, mcMax)), im.mr) // balanced A blocks
@@ -84,7 +91,11 @@ func (t *task) run(im *impl, ws *workspace) {
 // n re-packs A, so neither dimension is cut below a few register tiles.
 func split(ts []task, p *problem, im *impl, want int) []task {
 	ms, ns := 1, 1
-	minRows, minCols := 4*im.mr, 2*im.nr
+	mr, nr := im.mr, im.nr
+	if p.dot && im.dotTile != nil {
+		mr, nr = im.dmr, im.dnr
+	}
+	minRows, minCols := 4*mr, 2*nr
 	for ms*ns < want {
 		canM := p.m/(ms+1) >= minRows
 		canN := p.n/(ns+1) >= minCols
@@ -97,8 +108,8 @@ func split(ts []task, p *problem, im *impl, want int) []task {
 			want = 0
 		}
 	}
-	mStep := roundUp(ceilDiv(p.m, ms), im.mr)
-	nStep := roundUp(ceilDiv(p.n, ns), im.nr)
+	mStep := roundUp(ceilDiv(p.m, ms), mr)
+	nStep := roundUp(ceilDiv(p.n, ns), nr)
 	for i0 := 0; i0 < p.m; i0 += mStep {
 		for j0 := 0; j0 < p.n; j0 += nStep {
 			ts = append(ts, task{p: p, i0: i0, i1: min(i0+mStep, p.m), j0: j0, j1: min(j0+nStep, p.n)})

@@ -58,12 +58,15 @@ func SgemmBF16B(transA, transB bool, m, n, k int, alpha float32, a []float32, ld
 	run([]problem{p}, Threads())
 }
 
-// problem is one GEMM; exactly one of b and b16 is used.
+// problem is one GEMM; exactly one of a and a16, and one of b and b16, is used.
 type problem struct {
 	transA, transB bool
 	m, n, k        int
 	alpha, beta    float32
 	a              []float32 // op(A) [m,k]: stored [m,k], or [k,m] when transA
+	a16            []uint16  // bf16 bits, same layout as a (dot && !roundA)
+	roundA         bool      // a is float32 to be rounded to bf16 while packing (dot only)
+	dot            bool      // bf16 × bf16: VDPBF16PS where the path has it (bf16.go)
 	lda            int
 	b              []float32 // op(B) [k,n]: stored [k,n], or [n,k] when transB
 	b16            []uint16  // bf16 bits, same layout as b
@@ -129,12 +132,15 @@ func (p *problem) check(fn string, batch, strideA, strideB, strideC int) {
 	if batch > 1 && ec > 0 && strideC < ec {
 		fail("strideC=%d overlaps outputs (need ≥ %d)", strideC, ec)
 	}
-	lb := len(p.b)
-	if p.b16 != nil {
+	la, lb := len(p.a), len(p.b)
+	if p.dot && !p.roundA {
+		la = len(p.a16)
+	}
+	if p.b16 != nil || p.dot {
 		lb = len(p.b16)
 	}
-	if ea > 0 && len(p.a) < (batch-1)*strideA+ea {
-		fail("len(a)=%d < %d", len(p.a), (batch-1)*strideA+ea)
+	if ea > 0 && la < (batch-1)*strideA+ea {
+		fail("len(a)=%d < %d", la, (batch-1)*strideA+ea)
 	}
 	if eb > 0 && lb < (batch-1)*strideB+eb {
 		fail("len(b)=%d < %d", lb, (batch-1)*strideB+eb)

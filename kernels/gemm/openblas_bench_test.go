@@ -7,7 +7,8 @@ package gemm
 //
 // OpenBLAS is loaded at run time through kernels/openblas (dlopen, no cgo); these skip when
 // Debian's libopenblas0-pthread is not installed. GLMFLOW_COMPARE_ROUNDS overrides the 5
-// interleaved rounds each median is taken over.
+// interleaved rounds each median is taken over. TestCompareOpenBLAS also times SgemmBF16
+// (bf16 × bf16 on the same shapes) against OpenBLAS fp32 in the same rounds.
 
 import (
 	"fmt"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/glmflow/glmflow/kernels/openblas"
+	"github.com/glmflow/glmflow/tensors"
 )
 
 // gflops times f over enough calls to fill about 25 ms and returns GFLOP/s.
@@ -79,23 +81,31 @@ func TestCompareOpenBLAS(t *testing.T) {
 		}
 	}
 	t.Logf("path=%v threads=1 rounds=%d: median (and best) GFLOP/s, runs interleaved; ratio = median of per-round ratios", CurrentPath(), rounds)
-	t.Logf("%-4s %-15s %15s %14s %14s %6s", "form", "shape", "M×K×N", "glmflow", "openblas", "ratio")
-	var ratios []float64
+	t.Logf("bf16 = SgemmBF16 (bf16 A and B, fp32 accumulation) on the same problem; bf16/ob = its ratio to OpenBLAS fp32 sgemm")
+	t.Logf("%-4s %-15s %15s %14s %14s %14s %6s %7s", "form", "shape", "M×K×N", "glmflow", "bf16", "openblas", "ratio", "bf16/ob")
+	var ratios, ratios16 []float64
 	for _, r := range rows {
 		ta, tb := r.form[0] == 'T', r.form[1] == 'T'
 		a, lda, b, ldb, c := operands(ta, tb, r.m, r.n, r.k)
+		a16, b16 := make([]uint16, len(a)), make([]uint16, len(b))
+		tensors.F32ToBF16(a16, a)
+		tensors.F32ToBF16(b16, b)
 		flop := 2 * float64(r.m) * float64(r.n) * float64(r.k)
-		var g, o, q []float64
+		var g, h, o, q, q16 []float64
 		for range rounds {
 			g = append(g, gflops(flop, func() { Sgemm(ta, tb, r.m, r.n, r.k, 1, a, lda, b, ldb, 0, c, r.n) }))
+			h = append(h, gflops(flop, func() { SgemmBF16(ta, tb, r.m, r.n, r.k, 1, a16, lda, b16, ldb, 0, c, r.n) }))
 			o = append(o, gflops(flop, func() { cblas.Sgemm(ta, tb, r.m, r.n, r.k, 1, a, lda, b, ldb, 0, c, r.n) }))
 			q = append(q, g[len(g)-1]/o[len(o)-1])
+			q16 = append(q16, h[len(h)-1]/o[len(o)-1])
 		}
 		ratios = append(ratios, median(q))
-		t.Logf("%-4s %-15s %15s %6.1f (%5.1f) %6.1f (%5.1f) %6.2f", r.form, r.name, fmt.Sprintf("%d×%d×%d", r.m, r.k, r.n),
-			median(g), slices.Max(g), median(o), slices.Max(o), median(q))
+		ratios16 = append(ratios16, median(q16))
+		t.Logf("%-4s %-15s %15s %6.1f (%5.1f) %6.1f (%5.1f) %6.1f (%5.1f) %6.2f %7.2f", r.form, r.name, fmt.Sprintf("%d×%d×%d", r.m, r.k, r.n),
+			median(g), slices.Max(g), median(h), slices.Max(h), median(o), slices.Max(o), median(q), median(q16))
 	}
-	t.Logf("median ratio %.2f, min %.2f", median(ratios), slices.Min(ratios))
+	t.Logf("fp32: median ratio %.2f, min %.2f; bf16: median ratio %.2f, min %.2f",
+		median(ratios), slices.Min(ratios), median(ratios16), slices.Min(ratios16))
 }
 
 func BenchmarkOpenBLAS(b *testing.B) {

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 	"unsafe"
+
+	"github.com/glmflow/glmflow/tensors"
 )
 
 // Packing: copy (and transpose or widen) the operands into the layouts the kernels read.
@@ -22,9 +24,12 @@ import (
 
 // workspace holds one goroutine's packing buffers, 64-byte aligned.
 type workspace struct {
-	a []float32 // A block: ⌈mc/mr⌉ panels of mr·aStride floats
-	b []float32 // B block: kc × roundUp(nc, nr) floats
-	t []float32 // bf16 → fp32 staging for transposed bf16 B: nr × kcMax
+	a   []float32 // A block: ⌈mc/mr⌉ panels of mr·aStride floats
+	b   []float32 // B block: kc × roundUp(nc, nr) floats
+	t   []float32 // bf16 → fp32 staging for transposed bf16 B: nr × kcMax
+	a16 []uint16  // bf16 pair A block (pack16.go): ⌈mc/mr⌉ panels of mr·aStride16
+	b16 []uint16  // bf16 pair B block: 2⌈kc/2⌉ × roundUp(nc, nr)
+	t16 []uint16  // bf16 pair staging (pack16.go)
 }
 
 var workspaces = sync.Pool{New: func() any { return new(workspace) }}
@@ -60,7 +65,15 @@ func (p *problem) packA(im *impl, dst []float32, i0, mc, p0, kc int) {
 		for ir := 0; ir < mc; ir += im.mr {
 			d := dst[ir/im.mr*panel:]
 			for r := 0; r < min(im.mr, mc-ir); r++ {
-				copy(d[r*aStride:r*aStride+kc], p.a[(i0+ir+r)*p.lda+p0:])
+				row, off := d[r*aStride:r*aStride+kc], (i0+ir+r)*p.lda+p0
+				switch {
+				case p.roundA:
+					roundWiden(row, p.a[off:off+kc])
+				case p.dot:
+					im.widen(row, p.a16[off:off+kc])
+				default:
+					copy(row, p.a[off:])
+				}
 			}
 		}
 		return
@@ -70,8 +83,17 @@ func (p *problem) packA(im *impl, dst []float32, i0, mc, p0, kc int) {
 		qn := min(kChunk, kc-q0)
 		for ir := 0; ir < mc; ir += mr {
 			d := dst[ir/mr*panel+q0*mr:]
-			s := p.a[(p0+q0)*p.lda+i0+ir:]
 			rows := min(mr, mc-ir)
+			if p.dot {
+				// bf16 A on a float32 path: widen (after rounding) element by element.
+				for q := 0; q < qn; q++ {
+					for r := 0; r < rows; r++ {
+						d[q*mr+r] = bf16(p.a16At((p0+q0+q)*p.lda + i0 + ir + r))
+					}
+				}
+				continue
+			}
+			s := p.a[(p0+q0)*p.lda+i0+ir:]
 			if rows == 6 && mr == 6 && im.packK6 != nil {
 				im.packK6(d, s, p.lda, qn)
 				continue
@@ -153,6 +175,14 @@ func widenBF16Go(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
 	for i, h := range src {
 		dst[i] = bf16(h)
+	}
+}
+
+// roundWiden sets dst[i] to src[i] rounded to bfloat16 (tensors.BF16FromF32), as float32.
+func roundWiden(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, f := range src {
+		dst[i] = bf16(tensors.BF16FromF32(f))
 	}
 }
 

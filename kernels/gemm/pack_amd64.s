@@ -134,3 +134,27 @@ wloop:
 
 wdone:
 	RET
+
+// func interleave16(dst, r0, r1 *uint16, n16 int)
+//
+// dst[2i] = r0[i], dst[2i+1] = r1[i] for i < 16·n16 (bf16 k pairs, pack16.go): each row's 16
+// words are zero-extended to dwords, r1's shifted up 16 bits and OR-ed in. AVX512F+BW.
+TEXT ·interleave16(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ n16+24(FP), CX
+
+illoop:
+	VPMOVZXWD (SI), Z0
+	VPMOVZXWD (DX), Z1
+	VPSLLD    $16, Z1, Z1
+	VPORD     Z1, Z0, Z0
+	VMOVDQU32 Z0, (DI)
+	ADDQ      $32, SI
+	ADDQ      $32, DX
+	ADDQ      $64, DI
+	DECQ      CX
+	JNE       illoop
+	VZEROUPPER
+	RET

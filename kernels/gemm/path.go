@@ -10,6 +10,10 @@ const (
 	PathGeneric Path = iota // portable Go, any GOARCH
 	PathAVX2                // amd64 AVX2+FMA, 6×16 YMM register tile
 	PathAVX512              // amd64 AVX-512F, 6×64 ZMM register tile
+	// PathAVX512BF16 is PathAVX512 plus AVX512_BF16: SgemmBF16 and SgemmBF16Round run
+	// VDPBF16PS on bf16 pairs (6×64 ZMM tile). Every other call is exactly PathAVX512, and
+	// on the other paths the bf16 GEMMs widen their operands to float32 while packing.
+	PathAVX512BF16
 )
 
 func (p Path) String() string {
@@ -20,12 +24,17 @@ func (p Path) String() string {
 		return "avx2"
 	case PathAVX512:
 		return "avx512"
+	case PathAVX512BF16:
+		return "avx512bf16"
 	}
 	return fmt.Sprintf("Path(%d)", int(p))
 }
 
 // kernelFunc is the assembly microkernel signature; gen_kernels.go documents the contract.
 type kernelFunc func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mask, load int)
+
+// dotKernelFunc is the bf16 dot-product microkernel signature (kc counts k pairs).
+type dotKernelFunc func(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
 
 // impl is one path: its register tile and its tile and packing routines.
 type impl struct {
@@ -42,6 +51,13 @@ type impl struct {
 	packK6 func(dst, src []float32, ls, kc int)
 	// widen sets dst[i] = bf16(src[i]) for i < len(src).
 	widen func(dst []float32, src []uint16)
+	// dotTile, when non-nil, is the bf16 pair kernel for SgemmBF16/SgemmBF16Round (see
+	// pack16.go): C[0:mr, 0:nc] from a packed bf16 A panel and B panel of kp k pairs, with
+	// the load/alpha/beta contract of tile. Its register tile is dmr × dnr.
+	dotTile  func(kMajor bool, mr, nc, kp int, a, b []uint16, c []float32, ldc int, alpha, beta float32, load bool)
+	dmr, dnr int
+	// interleave (with dotTile) sets dst[2i] = r0[i], dst[2i+1] = r1[i] for i < len(r0).
+	interleave func(dst, r0, r1 []uint16)
 }
 
 var impls = map[Path]*impl{

@@ -55,6 +55,8 @@ type gemmCase struct {
 	alpha, beta    float32
 	a, b, c        []float32
 	b16            []uint16
+	a16            []uint16  // bf16 A (bf16_test.go); a then holds its values
+	aF32           []float32 // A before rounding, for SgemmBF16Round
 	lda, ldb, ldc  int
 }
 

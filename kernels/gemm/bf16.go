@@ -1,0 +1,97 @@
+package gemm
+
+// bf16 × bf16 GEMMs: A and B as bfloat16, products accumulated in float32, C float32.
+//
+// On PathAVX512BF16 (the default where the CPU has AVX512_BF16) both operands are packed in
+// k pairs (pack16.go) and multiplied by VDPBF16PS. What one C element receives is then
+//
+//	acc = 0
+//	for each pair q (k = 2q, 2q+1; an odd k's last pair has a zero second half):
+//	    acc = fl(fl(acc + a[2q+1]·b[2q+1]) + a[2q]·b[2q])       (one VDPBF16PS lane)
+//	C = fl(alpha·acc)                  (beta == 0)
+//	C = fl(beta·C + fl(alpha·acc))     (fused; otherwise)
+//
+// with the sums restarting per k pass of kBlock(k) and the passes added through C as in
+// the float32 path. Products of two bf16 values are exact in float32; fl is float32
+// round-to-nearest-even. Unlike VFMADD231PS the instruction ignores MXCSR: bf16 denormal
+// inputs are read as zero (DAZ) and denormal float32 results are flushed to zero (FTZ).
+// (This is Intel's definition, odd element first; on Zen 4 TestBF16DotEmulation matches it
+// bit for bit on normal-range data and TestBF16Denormals shows the flushes.) For data in the normal range the error is
+// the float32 dot-product bound γ_k·Σ|a||b| (k roundings per element); DAZ/FTZ add at most
+// 2⁻¹²⁶ per flushed product or partial sum, i.e. ≤ 2⁻¹²⁶·(k + Σ_p(|a_p|+|b_p|)) absolute.
+//
+// On every other path the bf16 values are widened to float32 exactly while packing and the
+// float32 kernels run (one FMA per k, denormals kept): correct, about half the speed.
+// Results are deterministic per path (thread count never matters) but differ between paths.
+
+// SgemmBF16 computes C = alpha·op(A)·op(B) + beta·C with A and B given as bfloat16 bits and
+// float32 accumulation; layouts, leading dimensions and the beta/k/alpha rules as in Sgemm:
+//
+//	op(A) [m,k]: A stored [m,k] (lda ≥ k), or [k,m] (lda ≥ m) when transA
+//	op(B) [k,n]: B stored [k,n] (ldb ≥ n), or [n,k] (ldb ≥ k) when transB
+//	C     [m,n]: ldc ≥ n
+//
+// A linear layer Y [T,out] = X [T,in] · Wᵀ with HF weights W [out,in] is
+// SgemmBF16(false, true, T, out, in, 1, x, in, w, in, 0, y, out).
+func SgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []uint16, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	p := problem{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a16: a, dot: true, lda: lda, b16: b, ldb: ldb, c: c, ldc: ldc}
+	p.check("SgemmBF16", 1, 0, 0, 0)
+	run([]problem{p}, Threads())
+}
+
+// SgemmBF16Round is SgemmBF16 with A given in float32: every element of A is rounded to
+// bfloat16 while it is packed, exactly as tensors.BF16FromF32 does (round to nearest even,
+// NaN stays NaN), and the product is then that of SgemmBF16. B holds bfloat16 bits.
+// Layouts as in SgemmBF16.
+func SgemmBF16Round(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	p := problem{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, roundA: true, dot: true, lda: lda, b16: b, ldb: ldb, c: c, ldc: ldc}
+	p.check("SgemmBF16Round", 1, 0, 0, 0)
+	run([]problem{p}, Threads())
+}
+
+// runDot computes the task with the bf16 pair kernel of im (im.dotTile != nil); the loop
+// nest is that of run, over packed bf16 panels of kp = ⌈kb/2⌉ pairs.
+func (t *task) runDot(im *impl, ws *workspace) {
+	p := t.p
+	mr, nr := im.dmr, im.dnr
+	kc := kBlock(p.k)
+	ncb := nBlock16(kc, nr)
+	mcb := roundUp(ceilDiv(t.i1-t.i0, ceilDiv(t.i1-t.i0, mcMax)), mr)
+	ws.ensure16(mr, nr, min(mcb, t.i1-t.i0), kc, min(ncb, t.j1-t.j0))
+	panel := mr * aStride16
+	for ic := t.i0; ic < t.i1; ic += mcb {
+		mc := min(mcb, t.i1-ic)
+		for pc := 0; pc < p.k; pc += kc {
+			kb := min(kc, p.k-pc)
+			kp := (kb + 1) / 2
+			p.packA16(im, ws, ic, mc, pc, kb)
+			beta, load := p.beta, p.beta != 0
+			if pc > 0 {
+				beta, load = 1, true
+			}
+			for jc := t.j0; jc < t.j1; jc += ncb {
+				nc := min(ncb, t.j1-jc)
+				p.packB16(im, nr, ws, pc, kb, jc, nc)
+				for ir := 0; ir < mc; ir += mr {
+					rows := min(mr, mc-ir)
+					ap := ws.a16[ir/mr*panel:]
+					crow := p.c[(ic+ir)*p.ldc+jc:]
+					for jr := 0; jr < nc; jr += nr {
+						im.dotTile(p.transA, rows, min(nr, nc-jr), kp, ap, ws.b16[jr*2*kp:], crow[jr:], p.ldc, p.alpha, beta, load)
+					}
+				}
+			}
+		}
+	}
+}
+
+// nBlock16 is the packed bf16 B block width for pass length kc: a multiple of nr within
+// bBlock16 bf16 elements.
+func nBlock16(kc, nr int) int {
+	return max(bBlock16/(kc+1)/nr*nr, nr)
+}
+
+// bBlock16 is the packed bf16 B block budget in elements (1 MiB).
+var bBlock16 = 512 << 10
