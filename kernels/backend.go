@@ -61,9 +61,9 @@ type MatmulOpts struct {
 
 // Linear holds the GEMMs.
 type Linear interface {
-	// Matmul computes C = α·op(A)·op(B) + β·C. A and C are F32; B is F32 or BF16 (bf16 weights ×
-	// fp32 activations, fp32 accumulation). Rank 2, or rank 3 with a leading batch dimension;
-	// a rank-2 operand is broadcast over the batch.
+	// Matmul computes C = α·op(A)·op(B) + β·C with fp32 accumulation into F32 C. A×B may be
+	// F32×F32, F32×BF16 (bf16 weights, fp32 activations) or BF16×BF16 (mixed precision). Rank
+	// 2, or rank 3 with a leading batch dimension; a rank-2 operand is broadcast over the batch.
 	//
 	//	op(A) [M, K] or [Bt, M, K];  op(B) [K, N] or [Bt, K, N];  C [M, N] or [Bt, M, N]
 	Matmul(c, a, b *tensors.Tensor, o MatmulOpts) error

@@ -195,6 +195,22 @@ func testMatmul(e *env) {
 	}
 	e.near("Matmul bf16 B", y, w, 4)
 
+	// bf16 × bf16: the reference uses the bf16-rounded activations too.
+	xbh, err := e.host(x).FromF32To(tensors.BF16)
+	e.ok(err)
+	xf, err := xbh.ToF32()
+	e.ok(err)
+	e.ok(e.be.Matmul(y, e.up(xbh), bb, kernels.MatmulOpts{TransB: true}))
+	clear(w)
+	for i := range 3 {
+		for j := range 5 {
+			for k := range 4 {
+				w[i*5+j] += float64(xf.F32()[i*4+k]) * kerneltest.F64(bf.F32())[j*4+k]
+			}
+		}
+	}
+	e.near("Matmul bf16×bf16", y, w, 4)
+
 	if err := e.be.Matmul(e.out(3, 6), x, b, kernels.MatmulOpts{TransB: true}); err == nil || !strings.Contains(err.Error(), "does not give c") {
 		t.Errorf("mismatched C: err = %v", err)
 	}

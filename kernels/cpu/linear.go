@@ -24,14 +24,19 @@ func matOf(op, name string, t *tensors.Tensor) (mat, error) {
 
 func (*Backend) Matmul(c, a, b *tensors.Tensor, o kernels.MatmulOpts) error {
 	const op = "Matmul"
-	if err := check(op, f32("c", c), f32("a", a)); err != nil {
+	if err := check(op, f32("c", c)); err != nil {
 		return err
 	}
-	if b == nil || (b.DType() != tensors.F32 && b.DType() != tensors.BF16) {
-		return fmt.Errorf("cpu.%s: b is %v, want F32 or BF16", op, b)
+	if a == nil || b == nil {
+		return fmt.Errorf("cpu.%s: a or b is nil", op)
 	}
-	if err := onCPU(op, "b", b); err != nil {
+	if err := onCPU(op, "a", a, "b", b); err != nil {
 		return err
+	}
+	switch da, db := a.DType(), b.DType(); {
+	case da == tensors.F32 && (db == tensors.F32 || db == tensors.BF16), da == tensors.BF16 && db == tensors.BF16:
+	default:
+		return fmt.Errorf("cpu.%s: a %v × b %v: want F32×F32, F32×BF16 or BF16×BF16", op, a, b)
 	}
 	ma, err := matOf(op, "a", a)
 	if err != nil {
@@ -73,6 +78,14 @@ func (*Backend) Matmul(c, a, b *tensors.Tensor, o kernels.MatmulOpts) error {
 		return x.r * x.c
 	}
 	nb := max(batch, 1)
+	if a.DType() == tensors.BF16 { // both bf16: VDPBF16PS where the CPU has it
+		aw, bw := a.BF16(), b.BF16()
+		for i := range nb {
+			gemm.SgemmBF16(o.TransA, o.TransB, m, n, k, alpha, aw[i*stride(ma):], ma.c,
+				bw[i*stride(mb):], mb.c, o.Beta, c.F32()[i*stride(mc):], n)
+		}
+		return nil
+	}
 	if b.DType() == tensors.BF16 {
 		bw := b.BF16()
 		for i := range nb {
