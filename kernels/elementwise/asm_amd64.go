@@ -84,6 +84,36 @@ func scaleAVX512(out, x *float32, n int, alpha float32)
 //go:noescape
 func scaleAVX2(out, x *float32, n int, alpha float32)
 
+// geluAVX512: out = x·Φ(x)
+//
+//go:noescape
+func geluAVX512(out, x *float32, n int)
+
+// geluAVX2: out = x·Φ(x)
+//
+//go:noescape
+func geluAVX2(out, x *float32, n int)
+
+// geluGradAVX512: dx = dout·(Φ(x) + x·e^(−x²/2)/√(2π))
+//
+//go:noescape
+func geluGradAVX512(dx, dout, x *float32, n int)
+
+// geluGradAVX2: dx = dout·(Φ(x) + x·e^(−x²/2)/√(2π))
+//
+//go:noescape
+func geluGradAVX2(dx, dout, x *float32, n int)
+
+// normalPartsAVX512: test hook: erf = erf(x/√2), cdf = Φ(x), dens = e^(−x²/2) as GELU computes them
+//
+//go:noescape
+func normalPartsAVX512(erf, cdf, dens, x *float32, n int)
+
+// normalPartsAVX2: test hook: erf = erf(x/√2), cdf = Φ(x), dens = e^(−x²/2) as GELU computes them
+//
+//go:noescape
+func normalPartsAVX2(erf, cdf, dens, x *float32, n int)
+
 // siluAsm runs silu on the active assembly path; every slice holds len(out) > 0 elements.
 func siluAsm(out, x []float32) {
 	if path == pathAVX512 {
@@ -154,4 +184,31 @@ func scaleAsm(out, x []float32, alpha float32) {
 		return
 	}
 	scaleAVX2(&out[0], &x[0], len(out), alpha)
+}
+
+// geluAsm runs gelu on the active assembly path; every slice holds len(out) > 0 elements.
+func geluAsm(out, x []float32) {
+	if path == pathAVX512 {
+		geluAVX512(&out[0], &x[0], len(out))
+		return
+	}
+	geluAVX2(&out[0], &x[0], len(out))
+}
+
+// geluGradAsm runs geluGrad on the active assembly path; every slice holds len(dx) > 0 elements.
+func geluGradAsm(dx, dout, x []float32) {
+	if path == pathAVX512 {
+		geluGradAVX512(&dx[0], &dout[0], &x[0], len(dx))
+		return
+	}
+	geluGradAVX2(&dx[0], &dout[0], &x[0], len(dx))
+}
+
+// normalPartsAsm runs normalParts on the active assembly path; every slice holds len(erf) > 0 elements.
+func normalPartsAsm(erf, cdf, dens, x []float32) {
+	if path == pathAVX512 {
+		normalPartsAVX512(&erf[0], &cdf[0], &dens[0], &x[0], len(erf))
+		return
+	}
+	normalPartsAVX2(&erf[0], &cdf[0], &dens[0], &x[0], len(erf))
 }

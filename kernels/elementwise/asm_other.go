@@ -22,3 +22,9 @@ func mulAsm(out, a, b []float32) { panic("elementwise: no assembly in this build
 func mulGradAsm(da, db, dout, a, b []float32) { panic("elementwise: no assembly in this build") }
 
 func scaleAsm(out, x []float32, alpha float32) { panic("elementwise: no assembly in this build") }
+
+func geluAsm(out, x []float32) { panic("elementwise: no assembly in this build") }
+
+func geluGradAsm(dx, dout, x []float32) { panic("elementwise: no assembly in this build") }
+
+func normalPartsAsm(erf, cdf, dens, x []float32) { panic("elementwise: no assembly in this build") }

@@ -226,46 +226,66 @@ func TestBasic(t *testing.T) {
 	})
 }
 
-// TestErf checks the erf/erfc pieces inside GELU against math.Erf / math.Erfc.
-func TestErf(t *testing.T) {
-	const n = 200001
-	z := make([]float64, 0, chunk)
-	var cdf, dens [chunk]float64
-	worstErf, worstErfc, worstDens := 0.0, 0.0, 0.0
-	var wz1, wz2 float64
-	ulps := func(got, want float64) float64 {
-		a := float32(math.Abs(want))
-		if a == 0 {
-			return math.Abs(got) / 0x1p-149
-		}
-		return math.Abs(got-want) / float64(math.Nextafter32(a, float32(math.Inf(1)))-a)
+// normalParts returns erf(x/√2), Φ(x) and e^(−x²/2) as GELU computes them on the active path.
+func normalParts(x []float32) (erf, cdf, dens []float32) {
+	erf, cdf, dens = make([]float32, len(x)), make([]float32, len(x)), make([]float32, len(x))
+	if path != pathGeneric {
+		normalPartsAsm(erf, cdf, dens, x)
+		return
 	}
-	for i := 0; i < n; i += chunk {
-		z = z[:0]
-		for j := i; j < min(i+chunk, n); j++ {
-			z = append(z, float64(float32(-9+18*float64(j)/(n-1))))
+	for i, v := range x {
+		erf[i], cdf[i], dens[i] = normal32(v)
+	}
+	return
+}
+
+// TestErf checks the float32 erf, Φ and e^(−x²/2) inside GELU against math.Erf, math.Erfc and
+// math.Exp (float64, at the exact x/√2) in float32 ulps, on every path: erf everywhere, Φ on the
+// lower tail with relative accuracy (where it is a normal float32).
+func TestErf(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		n := 400001
+		if testing.Short() {
+			n = 100001
 		}
-		normal(z, cdf[:len(z)], dens[:len(z)])
-		for j, zj := range z {
-			if d := ulps(float64(float32(2*cdf[j]-1)), math.Erf(zj)); d > worstErf {
-				worstErf, wz1 = d, zj
+		x := make([]float32, n)
+		for j := range x {
+			x[j] = float32(-13.5 + 27*float64(j)/float64(n-1))
+		}
+		erf, cdf, dens := normalParts(x)
+		worstErf, worstErfc, worstDens := 0.0, 0.0, 0.0
+		var wx1, wx2, wx3 float64
+		ulps := func(got float32, want float64) float64 {
+			a := float32(math.Abs(want))
+			if a == 0 {
+				return math.Abs(float64(got)) / 0x1p-149
 			}
-			if zj < -0.3 { // the lower tail: cdf = erfc(|z|)/2 with relative accuracy
-				if math.Erfc(-zj)/2 > 0x1p-126 {
-					if d := ulps(float64(float32(cdf[j])), math.Erfc(-zj)/2); d > worstErfc {
-						worstErfc, wz2 = d, zj
-					}
+			return math.Abs(float64(got)-want) / float64(math.Nextafter32(a, float32(math.Inf(1)))-a)
+		}
+		for j, v := range x {
+			xv := float64(v)
+			if d := ulps(erf[j], math.Erf(xv/math.Sqrt2)); d > worstErf {
+				worstErf, wx1 = d, xv
+			}
+			if w := math.Erfc(-xv/math.Sqrt2) / 2; xv < -0.3*math.Sqrt2 && w > 0x1p-126 {
+				if d := ulps(cdf[j], w); d > worstErfc {
+					worstErfc, wx2 = d, xv
 				}
 			}
-			if w := math.Exp(-zj * zj); w > 0x1p-126 {
-				worstDens = math.Max(worstDens, ulps(float64(float32(dens[j])), w))
+			if w := math.Exp(-xv * xv / 2); w > 0x1p-126 {
+				if d := ulps(dens[j], w); d > worstDens {
+					worstDens, wx3 = d, xv
+				}
+			}
+			if xv <= -13.25 && cdf[j] != 0 {
+				t.Fatalf("Φ(%g) = %g, want 0", xv, cdf[j])
 			}
 		}
-	}
-	t.Logf("erf max %.2f ulp at %g; erfc tail max %.2f ulp at %g; exp(-z²) max %.2f ulp", worstErf, wz1, worstErfc, wz2, worstDens)
-	if worstErf > 3 || worstErfc > 8 || worstDens > 2 {
-		t.Errorf("erf %.2f ulp (limit 3), erfc %.2f ulp (limit 8), exp(-z²) %.2f ulp (limit 2)", worstErf, worstErfc, worstDens)
-	}
+		t.Logf("erf max %.2f ulp at x=%g; Φ lower tail max %.2f ulp at %g; exp(-x²/2) max %.2f ulp at %g", worstErf, wx1, worstErfc, wx2, worstDens, wx3)
+		if worstErf > 3 || worstErfc > 8 || worstDens > 2 {
+			t.Errorf("erf %.2f ulp (limit 3), Φ tail %.2f ulp (limit 8), exp(-x²/2) %.2f ulp (limit 2)", worstErf, worstErfc, worstDens)
+		}
+	})
 }
 
 func TestThreadCountInvariant(t *testing.T) {

@@ -48,7 +48,7 @@ func TestPathsAgree(t *testing.T) {
 		b := kerneltest.Uniform(r, n, -3, 3)
 		d := kerneltest.Uniform(r, n, -2, 2)
 		run := func() [][]float32 {
-			o := make([][]float32, 9)
+			o := make([][]float32, 14)
 			for i := range o {
 				o[i] = make([]float32, n)
 			}
@@ -59,6 +59,9 @@ func TestPathsAgree(t *testing.T) {
 			_ = Add(o[5], a, b)
 			_ = Mul(o[6], a, b)
 			_ = MulBackward(o[7], o[8], d, a, b)
+			_ = GELU(o[9], b)
+			_ = GELUBackward(o[10], d, b)
+			o[11], o[12], o[13] = normalParts(a)
 			return o
 		}
 		setPath(ps[0])

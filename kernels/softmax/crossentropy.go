@@ -66,8 +66,9 @@ func CrossEntropyBackward(dlogits, logits, stats []float32, targets []int32, T, 
 		return err
 	}
 	run(T, 3*V, func(t0, t1 int) {
+		cmax := make([]float32, (V+Chunk-1)/Chunk)
 		for t := t0; t < t1; t++ {
-			gradRow(dlogits[t*V:(t+1)*V], logits[t*V:(t+1)*V], stats[2*t], stats[2*t+1], targets[t], gradScale)
+			gradRow(dlogits[t*V:(t+1)*V], logits[t*V:(t+1)*V], stats[2*t], stats[2*t+1], targets[t], gradScale, cmax)
 		}
 	})
 	return nil
@@ -105,6 +106,7 @@ func sumInOrder(x []float64) float64 {
 func ceRows(dlogits, stats, logits []float32, targets []int32, T, V int, gradScale float32, loss []float64) {
 	run(T, 2*V, func(t0, t1 int) {
 		buf := make([]float32, min(V, Chunk))
+		cmax := make([]float32, (V+Chunk-1)/Chunk)
 		for t := t0; t < t1; t++ {
 			x := logits[t*V : (t+1)*V]
 			tgt := targets[t]
@@ -115,12 +117,23 @@ func ceRows(dlogits, stats, logits []float32, targets []int32, T, V int, gradSca
 				}
 				continue
 			}
-			m, logs := rowStats(x, buf)
-			stats[2*t], stats[2*t+1] = m, float32(logs)
-			loss[t] = logs + (float64(m) - float64(x[tgt]))
-			if dlogits != nil {
-				gradRow(dlogits[t*V:(t+1)*V], x, m, float32(logs), tgt, gradScale)
+			xt := x[tgt] // before an in-place pass overwrites it
+			var m float32
+			var logs float64
+			if path != pathGeneric && dlogits != nil {
+				d := dlogits[t*V : (t+1)*V]
+				m, logs = rowStatsStore(d, x, cmax)
+				stats[2*t], stats[2*t+1] = m, float32(logs)
+				scaleChunks(d, cmax, m, float32(logs), gradScale)
+				d[tgt] -= gradScale
+			} else {
+				m, logs = rowStats(x, buf, cmax)
+				stats[2*t], stats[2*t+1] = m, float32(logs)
+				if dlogits != nil {
+					gradRow(dlogits[t*V:(t+1)*V], x, m, float32(logs), tgt, gradScale, cmax)
+				}
 			}
+			loss[t] = logs + (float64(m) - float64(xt))
 		}
 	})
 }
@@ -129,7 +142,11 @@ func ceRows(dlogits, stats, logits []float32, targets []int32, T, V int, gradSca
 // chunks: each chunk's max updates the running max (rescaling the running sum by
 // exp(m_old − m_new) in float64), then exp(x − m) of the chunk is summed (float32 within the
 // chunk, float64 across chunks). buf [≥ min(len(x), Chunk)] is scratch.
-func rowStats(x, buf []float32) (m float32, logs float64) {
+//
+// On the assembly paths the exp and the sum of a chunk are one kernel (sumExp): the chunk is
+// read from memory by vec.Max and from L1 by sumExp. cmax [len(x)/Chunk rounded up] gets the
+// running max after each chunk (rowStatsStore and the backward use it).
+func rowStats(x, buf, cmax []float32) (m float32, logs float64) {
 	m = float32(math.Inf(-1))
 	s := 0.0
 	for c0 := 0; c0 < len(x); c0 += Chunk {
@@ -140,6 +157,11 @@ func rowStats(x, buf []float32) (m float32, logs float64) {
 			}
 			m = cm
 		}
+		cmax[c0/Chunk] = m
+		if path != pathGeneric {
+			s += float64(sumExpAsm(xc, m))
+			continue
+		}
 		b := buf[:len(xc)]
 		copy(b, xc)
 		addScalar(b, -m)
@@ -149,11 +171,62 @@ func rowStats(x, buf []float32) (m float32, logs float64) {
 	return m, math.Log(s)
 }
 
+// rowStatsStore is rowStats (assembly paths) that also writes e = exp(x − m_c) to d, m_c the
+// running max after chunk c (into cmax), with the same sums (expSum and sumExp issue the same
+// operations). d may be x.
+func rowStatsStore(d, x, cmax []float32) (m float32, logs float64) {
+	m = float32(math.Inf(-1))
+	s := 0.0
+	for c0 := 0; c0 < len(x); c0 += Chunk {
+		c1 := min(c0+Chunk, len(x))
+		xc := x[c0:c1]
+		if cm := vec.Max(xc); cm > m {
+			if s != 0 {
+				s *= math.Exp(float64(m) - float64(cm))
+			}
+			m = cm
+		}
+		cmax[c0/Chunk] = m
+		s += float64(expSumAsm(d[c0:c1], xc, m))
+	}
+	return m, math.Log(s)
+}
+
+// chunkScale is the factor g·e^(m_c − m − logs) that turns exp(x − m_c) of a chunk into its
+// d(logits) = softmax·g (assembly paths).
+func chunkScale(mc, m, logs, g float32) float32 {
+	return float32(float64(g) * math.Exp(float64(mc)-float64(m)-float64(logs)))
+}
+
+// scaleChunks multiplies each chunk c of d (holding exp(x − m_c)) by chunkScale: the fused
+// backward, one multiply per element.
+func scaleChunks(d, cmax []float32, m, logs, g float32) {
+	for c0 := 0; c0 < len(d); c0 += Chunk {
+		dc := d[c0:min(c0+Chunk, len(d))]
+		scaleAsm(dc, dc, chunkScale(cmax[c0/Chunk], m, logs, g))
+	}
+}
+
 // gradRow writes one row of d(logits): exp(x − m)·(g·e^−logs), minus g at the target; zeros
-// for an ignored row. dst may be x.
-func gradRow(dst, x []float32, m, logs float32, tgt int32, g float32) {
+// for an ignored row. dst may be x. cmax [chunks] is scratch.
+//
+// The assembly paths compute exp(x − m_c)·chunkScale(m_c) per chunk (expScale), m_c the
+// running max after chunk c found again by vec.Max, so that the result has the bits of the
+// fused CrossEntropy (rowStatsStore then scaleChunks).
+func gradRow(dst, x []float32, m, logs float32, tgt int32, g float32, cmax []float32) {
 	if tgt == IgnoreIndex {
 		clear(dst)
+		return
+	}
+	if path != pathGeneric {
+		mc := float32(math.Inf(-1))
+		for c0 := 0; c0 < len(x); c0 += Chunk {
+			c1 := min(c0+Chunk, len(x))
+			xc := x[c0:c1]
+			mc = max(mc, vec.Max(xc))
+			expScaleAsm(dst[c0:c1], xc, mc, chunkScale(mc, m, logs, g))
+		}
+		dst[tgt] -= g
 		return
 	}
 	scale := float32(float64(g) * math.Exp(-float64(logs)))

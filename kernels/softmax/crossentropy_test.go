@@ -99,30 +99,34 @@ func ceCheck(t *testing.T, name string, logits []float32, targets []int32, T, V 
 }
 
 func TestCrossEntropyVsReference(t *testing.T) {
-	for k, s := range ceShapes {
-		T, V := s[0], s[1]
-		r := kt.RNG(100 + uint64(k))
-		logits := kt.Normal(r, T*V, 3)
-		targets := randTargets(r, T, V)
-		targets[0] = int32(V - 1) // the last column, and at least one token with a loss
-		ceCheck(t, kt.Shape(T, V), logits, targets, T, V, 1/float32(T))
-	}
+	forEachPath(t, func(t *testing.T) {
+		for k, s := range ceShapes {
+			T, V := s[0], s[1]
+			r := kt.RNG(100 + uint64(k))
+			logits := kt.Normal(r, T*V, 3)
+			targets := randTargets(r, T, V)
+			targets[0] = int32(V - 1) // the last column, and at least one token with a loss
+			ceCheck(t, kt.Shape(T, V), logits, targets, T, V, 1/float32(T))
+		}
+	})
 }
 
 // TestCrossEntropyHugeLogits: logits of size 1e4 neither overflow nor lose the gradient.
 func TestCrossEntropyHugeLogits(t *testing.T) {
-	const T, V = 6, 2*Chunk + 100
-	r := kt.RNG(7)
-	logits := kt.Normal(r, T*V, 1e4)
-	targets := randTargets(r, T, V)
-	targets[1] = int32(slices.Index(logits[V:2*V], slices.Max(logits[V:2*V]))) // a confident, correct token
-	ceCheck(t, "huge", logits, targets, T, V, 0.5)
-	// A row whose max sits in the last chunk exercises the online rescaling.
-	for i := range logits[:V] {
-		logits[i] = float32(i) / 10
-	}
-	targets[0] = 3
-	ceCheck(t, "rising", logits, targets, T, V, 0.5)
+	forEachPath(t, func(t *testing.T) {
+		const T, V = 6, 2*Chunk + 100
+		r := kt.RNG(7)
+		logits := kt.Normal(r, T*V, 1e4)
+		targets := randTargets(r, T, V)
+		targets[1] = int32(slices.Index(logits[V:2*V], slices.Max(logits[V:2*V]))) // a confident, correct token
+		ceCheck(t, "huge", logits, targets, T, V, 0.5)
+		// A row whose max sits in the last chunk exercises the online rescaling.
+		for i := range logits[:V] {
+			logits[i] = float32(i) / 10
+		}
+		targets[0] = 3
+		ceCheck(t, "rising", logits, targets, T, V, 0.5)
+	})
 }
 
 func TestCrossEntropyRefGradCheck(t *testing.T) {
@@ -140,25 +144,27 @@ func TestCrossEntropyRefGradCheck(t *testing.T) {
 }
 
 func TestCrossEntropyAllIgnored(t *testing.T) {
-	const T, V = 5, 33
-	logits := kt.Normal(kt.RNG(9), T*V, 1)
-	targets := slices.Repeat([]int32{IgnoreIndex}, T)
-	dl := make([]float32, T*V)
-	stats := make([]float32, 2*T)
-	kt.Poison(dl)
-	kt.Poison(stats)
-	sum, count, err := CrossEntropy(dl, stats, logits, targets, T, V, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sum != 0 || count != 0 || Mean(sum, count) != 0 || CountTargets(targets) != 0 {
-		t.Errorf("loss %g count %d mean %g, want zeros", sum, count, Mean(sum, count))
-	}
-	for i, v := range append(dl, stats...) {
-		if v != 0 {
-			t.Fatalf("element %d = %g, want 0", i, v)
+	forEachPath(t, func(t *testing.T) {
+		const T, V = 5, 33
+		logits := kt.Normal(kt.RNG(9), T*V, 1)
+		targets := slices.Repeat([]int32{IgnoreIndex}, T)
+		dl := make([]float32, T*V)
+		stats := make([]float32, 2*T)
+		kt.Poison(dl)
+		kt.Poison(stats)
+		sum, count, err := CrossEntropy(dl, stats, logits, targets, T, V, 1)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		if sum != 0 || count != 0 || Mean(sum, count) != 0 || CountTargets(targets) != 0 {
+			t.Errorf("loss %g count %d mean %g, want zeros", sum, count, Mean(sum, count))
+		}
+		for i, v := range append(dl, stats...) {
+			if v != 0 {
+				t.Fatalf("element %d = %g, want 0", i, v)
+			}
+		}
+	})
 }
 
 func TestCrossEntropyBadTargets(t *testing.T) {
@@ -192,24 +198,26 @@ func TestCrossEntropyBadTargets(t *testing.T) {
 }
 
 func TestCrossEntropyThreadInvariant(t *testing.T) {
-	const T, V = 48, 3000
-	r := kt.RNG(11)
-	logits := kt.Normal(r, T*V, 3)
-	targets := randTargets(r, T, V)
-	once := func() ([]float32, []float32, float64) {
-		dl, stats := make([]float32, T*V), make([]float32, 2*T)
-		s, _, err := CrossEntropy(dl, stats, logits, targets, T, V, 0.1)
-		if err != nil {
-			t.Fatal(err)
+	forEachPath(t, func(t *testing.T) {
+		const T, V = 48, 3000
+		r := kt.RNG(11)
+		logits := kt.Normal(r, T*V, 3)
+		targets := randTargets(r, T, V)
+		once := func() ([]float32, []float32, float64) {
+			dl, stats := make([]float32, T*V), make([]float32, 2*T)
+			s, _, err := CrossEntropy(dl, stats, logits, targets, T, V, 0.1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return dl, stats, s
 		}
-		return dl, stats, s
-	}
-	prev := runtime.GOMAXPROCS(1)
-	d1, s1, l1 := once()
-	runtime.GOMAXPROCS(max(prev, 2))
-	d2, s2, l2 := once()
-	runtime.GOMAXPROCS(prev)
-	if !slices.Equal(d1, d2) || !slices.Equal(s1, s2) || l1 != l2 {
-		t.Error("cross-entropy depends on the thread count")
-	}
+		prev := runtime.GOMAXPROCS(1)
+		d1, s1, l1 := once()
+		runtime.GOMAXPROCS(max(prev, 2))
+		d2, s2, l2 := once()
+		runtime.GOMAXPROCS(prev)
+		if !slices.Equal(d1, d2) || !slices.Equal(s1, s2) || l1 != l2 {
+			t.Error("cross-entropy depends on the thread count")
+		}
+	})
 }

@@ -28,11 +28,20 @@
 // the two parts apart (instead of one logsumexp) keeps backward exact for huge logits: exp is
 // taken of (x − m) − logΣ, never of x − lse with a rounded lse. Ignored rows get (0, 0).
 //
-// Numerics: fp32 storage and compute; exp via kernels/vec (≤ 2 ulp); each chunk's Σexp is a
-// float32 vec.Sum, chunks are combined in float64, and the loss is accumulated in float64 in
+// Numerics: fp32 storage and compute; each chunk's Σexp is a float32 sum, chunks are combined in
+// float64, and the loss is accumulated in float64 in
 // token order. Results do not depend on the thread count (rows are split across goroutines,
 // every reduction has a fixed order); the LM-head dW depends on the block size (len(scratch))
 // because the block is the GEMM's k dimension.
+//
+// Code paths: on amd64 the row work runs generated AVX-512 or AVX2 kernels (asm_amd64.s from
+// kernels/vec/internal/asmgen: exp with vec's argument reduction and a degree-6 polynomial,
+// fused with the subtraction of the max, the sum, the store and the scaling); AVX2 and AVX-512
+// give identical bits (TestPathsAgree). The fused CrossEntropy stores exp(x − m_c) during the
+// statistics pass (m_c the running max after chunk c) and then only rescales each chunk by
+// g·e^(m_c − m − logΣ), one exp per element; CrossEntropyBackward finds m_c again (a max pass)
+// and computes exp(x − m_c)·(that factor), so both give the same bits. The generic path is the
+// plain Go code on kernels/vec primitives (purego builds, other architectures, tests).
 //
 // Non-goals: label smoothing, z-loss, per-token loss weights, bf16 storage (callers convert;
 // the LM-head variant takes fp32 W), vocab-parallel (sharded) cross-entropy.

@@ -108,8 +108,9 @@ func lmBlocks(mode lmMode, dh, dw, stats, h, w []float32, targets []int32, T, D,
 			ceRows(logits, st, logits, tg[:n], n, V, gradScale, ls)
 		case lmBackward:
 			run(n, 3*V, func(i0, i1 int) {
+				cmax := make([]float32, (V+Chunk-1)/Chunk)
 				for i := i0; i < i1; i++ {
-					gradRow(logits[i*V:(i+1)*V], logits[i*V:(i+1)*V], st[2*i], st[2*i+1], tg[i], gradScale)
+					gradRow(logits[i*V:(i+1)*V], logits[i*V:(i+1)*V], st[2*i], st[2*i+1], tg[i], gradScale, cmax)
 				}
 			})
 		}

@@ -24,90 +24,92 @@ func plainLMHead(dh, dw, stats, h, w []float32, targets []int32, T, D, V int, g 
 }
 
 func TestLMHeadMatchesPlain(t *testing.T) {
-	const T, D, V = 37, 24, 300
-	r := kt.RNG(20)
-	h := kt.Normal(r, T*D, 1)
-	w := kt.Normal(r, V*D, 0.5)
-	targets := randTargets(r, T, V)
-	base := kt.Normal(r, V*D, 0.1) // dw accumulates onto this
-	const g = 1.0 / 29
+	forEachPath(t, func(t *testing.T) {
+		const T, D, V = 37, 24, 300
+		r := kt.RNG(20)
+		h := kt.Normal(r, T*D, 1)
+		w := kt.Normal(r, V*D, 0.5)
+		targets := randTargets(r, T, V)
+		base := kt.Normal(r, V*D, 0.1) // dw accumulates onto this
+		const g = 1.0 / 29
 
-	pdh, pdw, pstats := make([]float32, T*D), slices.Clone(base), make([]float32, 2*T)
-	psum, pcount := plainLMHead(pdh, pdw, pstats, h, w, targets, T, D, V, g)
+		pdh, pdw, pstats := make([]float32, T*D), slices.Clone(base), make([]float32, 2*T)
+		psum, pcount := plainLMHead(pdh, pdw, pstats, h, w, targets, T, D, V, g)
 
-	// float64 reference for everything.
-	h64, w64 := kt.F64(h), kt.F64(w)
-	logits64 := make([]float64, T*V)
-	RefLogits(logits64, h64, w64, T, D, V)
-	wantSum, wantCount := RefCrossEntropy(logits64, targets, T, V)
-	wantDh, wantDw := make([]float64, T*D), kt.F64(base)
-	RefLMHeadBackward(wantDh, wantDw, h64, w64, targets, T, D, V, g)
-	dl := make([]float64, T*V)
-	RefCrossEntropyBackward(dl, logits64, targets, T, V, g)
-	// Magnitudes: |logit| error ≤ D·eps·Σ|h·w| (≤ lmag), which moves every softmax value by a
-	// relative 2·lmag; then the V-term (dh) or T-term (dw) GEMM sums.
-	lmag := 0.0
-	for t := range T {
-		for v := range V {
-			s := 0.0
-			for k := range D {
-				s += math.Abs(h64[t*D+k] * w64[v*D+k])
-			}
-			lmag = max(lmag, float64(D)*kt.Eps32*s)
-		}
-	}
-	magDh, magDw := make([]float64, T*D), make([]float64, V*D)
-	for t := range T {
-		for v := range V {
-			for k := range D {
-				magDh[t*D+k] += math.Abs(dl[t*V+v] * w64[v*D+k])
-				magDw[v*D+k] += math.Abs(dl[t*V+v] * h64[t*D+k])
+		// float64 reference for everything.
+		h64, w64 := kt.F64(h), kt.F64(w)
+		logits64 := make([]float64, T*V)
+		RefLogits(logits64, h64, w64, T, D, V)
+		wantSum, wantCount := RefCrossEntropy(logits64, targets, T, V)
+		wantDh, wantDw := make([]float64, T*D), kt.F64(base)
+		RefLMHeadBackward(wantDh, wantDw, h64, w64, targets, T, D, V, g)
+		dl := make([]float64, T*V)
+		RefCrossEntropyBackward(dl, logits64, targets, T, V, g)
+		// Magnitudes: |logit| error ≤ D·eps·Σ|h·w| (≤ lmag), which moves every softmax value by a
+		// relative 2·lmag; then the V-term (dh) or T-term (dw) GEMM sums.
+		lmag := 0.0
+		for t := range T {
+			for v := range V {
+				s := 0.0
+				for k := range D {
+					s += math.Abs(h64[t*D+k] * w64[v*D+k])
+				}
+				lmag = max(lmag, float64(D)*kt.Eps32*s)
 			}
 		}
-	}
-	rel := kt.Tol(4, V+D+16, kt.Eps32, 1, 2*lmag) // relative error of one d(logits) element
-	for _, scratchRows := range []int{1, 5, 64} {
-		name := kt.Shape(T, D, V, scratchRows)
-		scratch := make([]float32, scratchRows*V)
-		stats := make([]float32, 2*T)
-		kt.Poison(stats)
-		sum, count, err := LMHeadForward(stats, h, w, targets, T, D, V, scratch)
-		if err != nil {
-			t.Fatal(err)
+		magDh, magDw := make([]float64, T*D), make([]float64, V*D)
+		for t := range T {
+			for v := range V {
+				for k := range D {
+					magDh[t*D+k] += math.Abs(dl[t*V+v] * w64[v*D+k])
+					magDw[v*D+k] += math.Abs(dl[t*V+v] * h64[t*D+k])
+				}
+			}
 		}
-		if sum != psum || count != pcount || !slices.Equal(stats, pstats) {
-			t.Errorf("%s: forward loss %.9g count %d differs from the plain path %.9g %d (or stats do)", name, sum, count, psum, pcount)
-		}
-		if math.Abs(sum-wantSum) > float64(count)*(rel+lmag) || count != wantCount {
-			t.Errorf("%s: loss %.9g, float64 reference %.9g", name, sum, wantSum)
-		}
-		dh, dw := make([]float32, T*D), slices.Clone(base)
-		kt.Poison(dh)
-		if err := LMHeadBackward(dh, dw, h, w, stats, targets, T, D, V, g, scratch); err != nil {
-			t.Fatal(err)
-		}
-		if !slices.Equal(dh, pdh) {
-			t.Errorf("%s: dh differs from the plain path", name)
-		}
-		kt.Close(t, name+" dh", dh, wantDh, func(i int) float64 { return kt.Tol(4, V, kt.Eps32, magDh[i], rel*magDh[i]) })
-		kt.Close(t, name+" dw", dw, wantDw, func(i int) float64 {
-			return kt.Tol(4, T+1, kt.Eps32, magDw[i]+math.Abs(float64(base[i])), rel*magDw[i])
-		})
-		kt.Close(t, name+" dw vs plain", dw, kt.F64(pdw), func(i int) float64 {
-			return kt.Tol(8, T+1, kt.Eps32, magDw[i]+math.Abs(float64(base[i])), 0)
-		})
+		rel := kt.Tol(4, V+D+16, kt.Eps32, 1, 2*lmag) // relative error of one d(logits) element
+		for _, scratchRows := range []int{1, 5, 64} {
+			name := kt.Shape(T, D, V, scratchRows)
+			scratch := make([]float32, scratchRows*V)
+			stats := make([]float32, 2*T)
+			kt.Poison(stats)
+			sum, count, err := LMHeadForward(stats, h, w, targets, T, D, V, scratch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum != psum || count != pcount || !slices.Equal(stats, pstats) {
+				t.Errorf("%s: forward loss %.9g count %d differs from the plain path %.9g %d (or stats do)", name, sum, count, psum, pcount)
+			}
+			if math.Abs(sum-wantSum) > float64(count)*(rel+lmag) || count != wantCount {
+				t.Errorf("%s: loss %.9g, float64 reference %.9g", name, sum, wantSum)
+			}
+			dh, dw := make([]float32, T*D), slices.Clone(base)
+			kt.Poison(dh)
+			if err := LMHeadBackward(dh, dw, h, w, stats, targets, T, D, V, g, scratch); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(dh, pdh) {
+				t.Errorf("%s: dh differs from the plain path", name)
+			}
+			kt.Close(t, name+" dh", dh, wantDh, func(i int) float64 { return kt.Tol(4, V, kt.Eps32, magDh[i], rel*magDh[i]) })
+			kt.Close(t, name+" dw", dw, wantDw, func(i int) float64 {
+				return kt.Tol(4, T+1, kt.Eps32, magDw[i]+math.Abs(float64(base[i])), rel*magDw[i])
+			})
+			kt.Close(t, name+" dw vs plain", dw, kt.F64(pdw), func(i int) float64 {
+				return kt.Tol(8, T+1, kt.Eps32, magDw[i]+math.Abs(float64(base[i])), 0)
+			})
 
-		// Fused: bit-identical to forward + backward.
-		fdh, fdw, fstats := make([]float32, T*D), slices.Clone(base), make([]float32, 2*T)
-		kt.Poison(fdh)
-		fsum, fcount, err := LMHead(fdh, fdw, fstats, h, w, targets, T, D, V, g, scratch)
-		if err != nil {
-			t.Fatal(err)
+			// Fused: bit-identical to forward + backward.
+			fdh, fdw, fstats := make([]float32, T*D), slices.Clone(base), make([]float32, 2*T)
+			kt.Poison(fdh)
+			fsum, fcount, err := LMHead(fdh, fdw, fstats, h, w, targets, T, D, V, g, scratch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fsum != sum || fcount != count || !slices.Equal(fstats, stats) || !slices.Equal(fdh, dh) || !slices.Equal(fdw, dw) {
+				t.Errorf("%s: fused LMHead differs from LMHeadForward + LMHeadBackward", name)
+			}
 		}
-		if fsum != sum || fcount != count || !slices.Equal(fstats, stats) || !slices.Equal(fdh, dh) || !slices.Equal(fdw, dw) {
-			t.Errorf("%s: fused LMHead differs from LMHeadForward + LMHeadBackward", name)
-		}
-	}
+	})
 }
 
 func TestLMHeadAllIgnored(t *testing.T) {

@@ -2,12 +2,14 @@ package softmax
 
 import (
 	"fmt"
-	"github.com/glmflow/glmflow/kernels/internal/parallel"
 
+	"github.com/glmflow/glmflow/kernels/internal/parallel"
 	"github.com/glmflow/glmflow/kernels/vec"
 )
 
 // Forward writes y = softmax(x) along each row: y_j = exp(x_j − max x) / Σ_k exp(x_k − max x).
+// The assembly paths take three passes over the row (max; exp, store and sum; scale), the
+// last two in cache for rows up to L2 size.
 //
 //	y [R, C]  overwritten; may be the same slice as x
 //	x [R, C]
@@ -19,6 +21,11 @@ func Forward(y, x []float32, R, C int) error {
 		for r := r0; r < r1; r++ {
 			xr, yr := x[r*C:(r+1)*C], y[r*C:(r+1)*C]
 			m := vec.Max(xr)
+			if path != pathGeneric {
+				s := expSumAsm(yr, xr, m)
+				scaleAsm(yr, yr, 1/s)
+				continue
+			}
 			if &yr[0] != &xr[0] {
 				copy(yr, xr)
 			}
@@ -42,6 +49,10 @@ func Backward(dx, y, dy []float32, R, C int) error {
 	run(R, C, func(r0, r1 int) {
 		for r := r0; r < r1; r++ {
 			yr, dyr, dxr := y[r*C:(r+1)*C], dy[r*C:(r+1)*C], dx[r*C:(r+1)*C]
+			if path != pathGeneric {
+				smGradAsm(dxr, yr, dyr, dotAsm(dyr, yr))
+				continue
+			}
 			d := vec.Dot(dyr, yr)
 			for j, v := range yr {
 				dxr[j] = v * (dyr[j] - d)

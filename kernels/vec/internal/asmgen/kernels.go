@@ -4,9 +4,10 @@ package main
 // output is stored, so outputs may alias inputs of the same shape.
 
 var packages = map[string][]*kernel{
-	"elementwise": elementwise,
+	"elementwise": append(elementwise, geluKernels...),
 	"norm":        norm,
 	"optim":       optim,
+	"softmax":     softmaxKernels,
 }
 
 var elementwise = []*kernel{
