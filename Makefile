@@ -8,7 +8,7 @@ PKGS     := ./...
 # make bench THREADS=2.
 THREADS  ?= 1
 
-.PHONY: help build test test-long bench bench-go lint fuzz deps clean
+.PHONY: help build test test-long bench bench-go lint generate-check fuzz deps clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -33,6 +33,10 @@ lint: ## gofmt check + go vet (asmdecl included)
 	  if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	CGO_ENABLED=0 $(GO) vet $(PKGS)
+
+generate-check: ## the committed generated assembly equals what the generators write now
+	$(GO) generate ./kernels/...
+	@git diff --exit-code --stat -- kernels || { echo "generated files are stale: run go generate ./kernels/... and commit"; exit 1; }
 
 fuzz: ## run each fuzz target for FUZZTIME (default 1m)
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $${FUZZTIME:-1m} ./tensors/safetensors
