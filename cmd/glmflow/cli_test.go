@@ -63,7 +63,7 @@ func TestHelpListsWorkingCommands(t *testing.T) {
 	if err := root.Execute(); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []string{"bench", "init-model", "version"} {
+	for _, c := range []string{"bench", "forward", "init-model", "version"} {
 		if !strings.Contains(out.String(), c) {
 			t.Errorf("--help does not list %q:\n%s", c, out.String())
 		}

@@ -18,6 +18,7 @@ typed stages cut into pipeline ranks. One static binary; CPU kernels in Go assem
 		newVersionCmd(),
 		newBenchCmd(),
 		newInitModelCmd(),
+		newForwardCmd(),
 	)
 	return root
 }

@@ -53,6 +53,27 @@
 // InitParams and WriteInit initialise with HF's _init_weights rules from per-tensor PCG
 // streams (see InitParams), deterministically.
 //
+// # Text stages and the model (embed.go, rope_index.go, decoder.go, attention.go, mlp.go,
+// moe.go, head.go, model.go)
+//
+// glm4v.embed, glm4v.decoder (any contiguous layer range) and glm4v.head are stages.Stage
+// kinds built from typed configs (EmbedConfig, DecoderConfig, HeadConfig). A micro-batch of B
+// sequences of S tokens is packed to T = B·S rows (token (b, s) at row b·S + s); attention
+// runs causally within each sequence (cu_seqlens per sequence) with attention_mask 0 keys
+// masked. The embed stage splices the vision features at the <|image|> rows in batch order and
+// computes the 3-stream MRoPE position ids (RopeIndex, transformers 4.5x get_rope_index; pad
+// slots get 1); position_ids and attention_mask travel with the hidden states through the
+// decoder stages. BackwardInput returns input gradients and keeps (activation, output
+// gradient) pairs; BackwardWeight does the parameter-gradient GEMMs into Param.Grad. Model
+// chains vision → embed → decoders → head for one device and HF-named inputs and gradients.
+//
+// Loss normalisation: the head outputs Σ CE / N over the shifted labels (−100 ignored). N is
+// HeadConfig.LossTokens, the number of loss tokens in the whole global batch, so the summed
+// gradients of m micro-batches equal those of one big batch; LossTokens 0 means the
+// micro-batch's own count (HF's per-batch mean). The optional MoE aux loss (AuxLoss{Type:
+// "seq"}, Megatron-Core seq_aux_loss, coefficient 1e-3 by default) is off unless configured;
+// its gradient is scaled by AuxLoss.GradScale (e.g. 1/m).
+//
 // Shape vocabulary: V vocab, D text hidden, H heads, K kv heads, Dh head dim, I dense MLP
 // width, F expert width, E experts, L layers; vision Dv hidden, Do out hidden (= D), Iv merger
 // width, C channels, Tp temporal patch, p patch, m merge size, Gp position-grid side.

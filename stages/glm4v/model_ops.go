@@ -1,0 +1,242 @@
+package glm4v
+
+// Shared plumbing of the text stages (embed, decoder, head) and the Model: parameters as
+// stages.Param on the backend's device, an error-collecting op runner, and the txLinear
+// (GEMM + bias) forward / backward-input / backward-weight triple every layer uses.
+
+import (
+	"fmt"
+
+	"github.com/glmflow/glmflow/kernels"
+	"github.com/glmflow/glmflow/stages"
+	"github.com/glmflow/glmflow/tensors"
+)
+
+// txOnDevice returns t on be's device: t itself when it already lives there (the CPU backend
+// computes on the loaded tree in place), else an uploaded copy.
+func txOnDevice(be kernels.Backend, t *tensors.Tensor) (*tensors.Tensor, error) {
+	if t.Device() == be.Device() {
+		return t, nil
+	}
+	return be.Upload(t)
+}
+
+// txParam wraps a loaded slot as a stages.Param; trainable ones get a zeroed gradient
+// accumulator of the same shape.
+func txParam(be kernels.Backend, s *Param, trainable bool) (*stages.Param, error) {
+	if s == nil {
+		return nil, nil
+	}
+	if s.T == nil {
+		return nil, fmt.Errorf("glm4v: parameter %s is not loaded", s.Name)
+	}
+	v, err := txOnDevice(be, s.T)
+	if err != nil {
+		return nil, fmt.Errorf("glm4v: %s: %w", s.Name, err)
+	}
+	sp := &stages.Param{Name: s.Name, Value: v, Trainable: trainable}
+	if trainable {
+		if sp.Grad, err = be.Alloc(tensors.F32, s.Shape...); err != nil {
+			return nil, fmt.Errorf("glm4v: %s: %w", s.Name, err)
+		}
+	}
+	return sp, nil
+}
+
+// txOps runs backend calls and keeps the first error, so a layer reads as a list of ops with
+// one error check at the end. After an error, allocations return 0-element tensors and
+// further ops are skipped.
+type txOps struct {
+	be  kernels.Backend
+	err error
+}
+
+func (o *txOps) ok(err error) {
+	if o.err == nil && err != nil {
+		o.err = err
+	}
+}
+
+// f32 allocates a zeroed F32 tensor on the backend.
+func (o *txOps) f32(shape ...int) *tensors.Tensor { return o.alloc(tensors.F32, shape...) }
+
+func (o *txOps) alloc(dt tensors.DType, shape ...int) *tensors.Tensor {
+	if o.err == nil {
+		t, err := o.be.Alloc(dt, shape...)
+		if err == nil {
+			return t
+		}
+		o.ok(err)
+	}
+	return tensors.New(dt, make([]int, len(shape))...)
+}
+
+// view reshapes t (a view); on error it records it and returns t.
+func (o *txOps) view(t *tensors.Tensor, shape ...int) *tensors.Tensor {
+	if o.err != nil {
+		return t
+	}
+	v, err := t.Reshape(shape...)
+	if err != nil {
+		o.ok(err)
+		return t
+	}
+	return v
+}
+
+// upI32 uploads host int32 values as an I32 tensor of shape.
+func (o *txOps) upI32(v []int32, shape ...int) *tensors.Tensor {
+	if o.err != nil {
+		return tensors.New(tensors.I32, make([]int, len(shape))...)
+	}
+	h := tensors.New(tensors.I32, shape...)
+	copy(h.I32(), v)
+	t, err := o.be.Upload(h)
+	if err != nil {
+		o.ok(err)
+		return h
+	}
+	return t
+}
+
+// upF32 uploads host float32 values.
+func (o *txOps) upF32(v []float32, shape ...int) *tensors.Tensor {
+	if o.err != nil {
+		return tensors.New(tensors.F32, make([]int, len(shape))...)
+	}
+	h := tensors.New(tensors.F32, shape...)
+	copy(h.F32(), v)
+	t, err := o.be.Upload(h)
+	if err != nil {
+		o.ok(err)
+		return h
+	}
+	return t
+}
+
+// do runs f unless an earlier op failed.
+func (o *txOps) do(f func() error) {
+	if o.err == nil {
+		o.ok(f())
+	}
+}
+
+// txHostI32 downloads an I32 tensor's values.
+func txHostI32(be kernels.Backend, t *tensors.Tensor) ([]int32, error) {
+	if t.Device() == tensors.CPU && t.Bytes() != nil {
+		return t.I32(), nil
+	}
+	h, err := be.Download(t)
+	if err != nil {
+		return nil, err
+	}
+	return h.I32(), nil
+}
+
+// txLinear is y = x·Wᵀ (+ b) with W [N, K] and an optional bias [N].
+type txLinear struct {
+	w, b *stages.Param
+}
+
+func newTxLinear(be kernels.Backend, l *Linear, trainable bool) (txLinear, error) {
+	w, err := txParam(be, &l.Weight, trainable)
+	if err != nil {
+		return txLinear{}, err
+	}
+	var b *stages.Param
+	if l.Bias != nil {
+		if b, err = txParam(be, l.Bias, trainable); err != nil {
+			return txLinear{}, err
+		}
+	}
+	return txLinear{w: w, b: b}, nil
+}
+
+func (l txLinear) params() []*stages.Param {
+	if l.b != nil {
+		return []*stages.Param{l.w, l.b}
+	}
+	return []*stages.Param{l.w}
+}
+
+// out is the output width N.
+func (l txLinear) out() int { return l.w.Value.Dim(0) }
+
+// fwd computes y [R, N] = x [R, K]·Wᵀ + b.
+func (l txLinear) fwd(o *txOps, y, x *tensors.Tensor) {
+	o.do(func() error { return o.be.Matmul(y, x, l.w.Value, kernels.MatmulOpts{TransB: true}) })
+	if l.b != nil {
+		o.do(func() error { return o.be.AddBias(y, y, l.b.Value) })
+	}
+}
+
+// bwdInput computes dx [R, K] = dy [R, N]·W, overwriting dx, or adding to it when acc.
+func (l txLinear) bwdInput(o *txOps, dx, dy *tensors.Tensor, acc bool) {
+	beta := float32(0)
+	if acc {
+		beta = 1
+	}
+	o.do(func() error { return o.be.Matmul(dx, dy, l.w.Value, kernels.MatmulOpts{Beta: beta}) })
+}
+
+// bwdWeight accumulates dW += dyᵀ·x and db += Σ_rows dy (trainable parameters only).
+func (l txLinear) bwdWeight(o *txOps, dy, x *tensors.Tensor) {
+	if l.w.Trainable {
+		o.do(func() error { return o.be.Matmul(l.w.Grad, dy, x, kernels.MatmulOpts{TransA: true, Beta: 1}) })
+	}
+	if l.b != nil && l.b.Trainable {
+		o.do(func() error { return o.be.AddBiasBackward(l.b.Grad, dy) })
+	}
+}
+
+// txNorm is a weight-only RMSNorm over the last dimension.
+type txNorm struct {
+	w   *stages.Param
+	eps float32
+}
+
+// fwd: y, x [R, D]; rstd [R].
+func (n txNorm) fwd(o *txOps, y, rstd, x *tensors.Tensor) {
+	o.do(func() error { return o.be.RMSNorm(y, rstd, x, n.w.Value, n.eps) })
+}
+
+// bwdInput overwrites dx and writes the weight gradient of this call into dw (a zeroed
+// scratch [D]); bwdWeight adds it to the accumulator later, keeping the B/W split.
+func (n txNorm) bwdInput(o *txOps, dx, dw, dy, x, rstd *tensors.Tensor) {
+	o.do(func() error { return o.be.RMSNormBackward(dx, dw, dy, x, n.w.Value, rstd) })
+}
+
+func (n txNorm) bwdWeight(o *txOps, dw *tensors.Tensor) {
+	if n.w.Trainable {
+		o.do(func() error { return o.be.Add(n.w.Grad, n.w.Grad, dw) })
+	}
+}
+
+// txLayout is the packed token txLayout of a micro-batch: B sequences of S tokens flattened to
+// T = B·S rows (token (b, s) is row b·S + s), one attention segment per sequence, keys with
+// attention_mask 0 masked.
+type txLayout struct {
+	B, S   int
+	cu     []int32 // [B+1] segment boundaries
+	keyPad []bool  // [T] attention_mask == 0; nil when nothing is padded
+}
+
+func newTxLayout(mask []int32, B, S int) (txLayout, error) {
+	l := txLayout{B: B, S: S, cu: make([]int32, B+1)}
+	for b := range B {
+		l.cu[b+1] = int32((b + 1) * S)
+	}
+	for i, m := range mask {
+		switch m {
+		case 1:
+		case 0:
+			if l.keyPad == nil {
+				l.keyPad = make([]bool, len(mask))
+			}
+			l.keyPad[i] = true
+		default:
+			return txLayout{}, fmt.Errorf("attention_mask[%d][%d] = %d, want 0 or 1", i/S, i%S, m)
+		}
+	}
+	return l, nil
+}

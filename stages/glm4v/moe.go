@@ -1,0 +1,219 @@
+package glm4v
+
+import (
+	"fmt"
+
+	"github.com/glmflow/glmflow/kernels"
+	kmoe "github.com/glmflow/glmflow/kernels/moe"
+	"github.com/glmflow/glmflow/stages"
+	"github.com/glmflow/glmflow/tensors"
+)
+
+// AuxLoss selects the optional MoE load-balancing loss of the decoder stages. Off by default
+// (HF trains GLM-4.5V without it unless output_router_logits=True).
+type AuxLoss struct {
+	// Type: "" or "none": no aux loss; "seq": Megatron-Core's seq_aux_loss (what
+	// Megatron-Bridge configures for GLM-4.5V, coefficient 1e-3): per MoE layer and sequence,
+	// coeff · Σ_e cost[b,e]·P[b,e] averaged over the B sequences (kernels/moe.SeqAuxLoss), on
+	// the normalised sigmoid scores, its gradient reaching the router weight and the input.
+	Type string
+	// Coeff is the coefficient; 0: the type's default (seq: 1e-3).
+	Coeff float64
+	// GradScale multiplies the aux gradient (Megatron's MoEAuxLossAutoScaler scale, e.g.
+	// 1/micro-batches so the aux term is averaged over the global batch); 0: 1.
+	GradScale float32
+}
+
+func (a AuxLoss) validate() (AuxLoss, error) {
+	switch a.Type {
+	case "", "none":
+		return AuxLoss{}, nil
+	case "seq":
+		if a.Coeff == 0 {
+			a.Coeff = 1e-3
+		}
+		if a.GradScale == 0 {
+			a.GradScale = 1
+		}
+		if !(a.Coeff > 0) {
+			return a, fmt.Errorf("aux loss coefficient %v: want > 0", a.Coeff)
+		}
+		return a, nil
+	}
+	return a, fmt.Errorf("aux loss type %q: want \"none\" or \"seq\"", a.Type)
+}
+
+// txMoE is the routed + shared expert block (glm45v.md §3.7): sigmoid router with selection
+// bias and group-limited top-k, routed experts through permutation + grouped GEMMs on the
+// fused weights (GateUp [E, 2F, D] gate rows first, Down [E, D, F]), weights from the
+// un-biased scores, plus the shared expert.
+type txMoE struct {
+	gate, bias   *stages.Param // router weight [E, D]; e_score_correction_bias [E] (never trained)
+	gateUp, down *stages.Param
+	shared       *txMLP // nil when n_shared_experts = 0
+	E, F, k      int
+	ro           kernels.RouterOpts
+	aux          AuxLoss
+}
+
+// moeState: see fwd for the shapes.
+type moeState struct {
+	x, logits, scores, topIdx, topW *tensors.Tensor
+	offs, rowSrc, pos               *tensors.Tensor
+	xPerm, gu, a, yPerm             *tensors.Tensor
+	shared                          mlpState
+	dYPerm, dgu, dLogits            *tensors.Tensor
+	auxCounts                       []int32 // [B·E] seq aux loss routing counts
+	auxLoss                         float64
+}
+
+func newTxMoE(c StageConfig, m *MoE, aux AuxLoss) (*txMoE, error) {
+	tc := &c.Params.Config.Text
+	t := &txMoE{E: tc.NRoutedExperts, F: tc.MoEIntermediateSize, k: tc.NumExpertsPerTok, aux: aux,
+		ro: kernels.RouterOpts{TopK: tc.NumExpertsPerTok, NGroup: tc.NGroup, TopKGroup: tc.TopKGroup,
+			NormTopK: tc.NormTopKProb, ScalingFactor: float32(tc.RoutedScalingFactor)}}
+	var err error
+	if t.gate, err = txParam(c.Backend, &m.Gate.Weight, !c.Frozen); err != nil {
+		return nil, err
+	}
+	if t.bias, err = txParam(c.Backend, &m.Gate.EScoreCorrectionBias, false); err != nil {
+		return nil, err
+	}
+	if t.gateUp, err = txParam(c.Backend, &m.Experts.GateUp, !c.Frozen); err != nil {
+		return nil, err
+	}
+	if t.down, err = txParam(c.Backend, &m.Experts.Down, !c.Frozen); err != nil {
+		return nil, err
+	}
+	if m.SharedExperts != nil {
+		sh, err := newTxMLP(c, m.SharedExperts)
+		if err != nil {
+			return nil, err
+		}
+		t.shared = &sh
+	}
+	return t, nil
+}
+
+func (m *txMoE) params() []*stages.Param {
+	ps := []*stages.Param{m.gate, m.bias, m.gateUp, m.down}
+	if m.shared != nil {
+		ps = append(ps, m.shared.params()...)
+	}
+	return ps
+}
+
+// fwd computes y [T, D] from x [T, D]:
+//
+//	logits, scores [T, E]; topIdx [T, k] I32; topW [T, k]
+//	offs [E+1], rowSrc, pos [T·k] (I32): the expert-sorted permutation
+//	xPerm [T·k, D] → gu [T·k, 2F] → a [T·k, F] → yPerm [T·k, D] → Σ_k topW·yPerm = routed [T, D]
+func (m *txMoE) fwd(o *txOps, st *moeState, y, x *tensors.Tensor, lay *txLayout) {
+	be := o.be
+	T, D, E, k := x.Dim(0), x.Dim(1), m.E, m.k
+	st.x = x
+	st.logits, st.scores = o.f32(T, E), o.f32(T, E)
+	st.topIdx, st.topW = o.alloc(tensors.I32, T, k), o.f32(T, k)
+	o.do(func() error {
+		return be.Router(st.logits, st.scores, st.topIdx, st.topW, x, m.gate.Value, m.bias.Value, m.ro)
+	})
+	st.offs, st.rowSrc, st.pos = o.alloc(tensors.I32, E+1), o.alloc(tensors.I32, T*k), o.alloc(tensors.I32, T*k)
+	o.do(func() error { return be.Permutation(st.offs, st.rowSrc, st.pos, st.topIdx) })
+	st.xPerm = o.f32(T*k, D)
+	o.do(func() error { return be.Permute(st.xPerm, x, st.rowSrc) })
+	st.gu = o.f32(T*k, 2*m.F)
+	o.do(func() error { return be.GroupedLinear(st.gu, st.xPerm, m.gateUp.Value, st.offs) })
+	st.a = o.f32(T*k, m.F)
+	o.do(func() error { return be.SwiGLUFused(st.a, st.gu) })
+	st.yPerm = o.f32(T*k, D)
+	o.do(func() error { return be.GroupedLinear(st.yPerm, st.a, m.down.Value, st.offs) })
+	o.do(func() error { return be.Unpermute(y, st.yPerm, st.pos, st.topW) })
+	if m.shared != nil {
+		s := o.f32(T, D)
+		m.shared.fwd(o, &st.shared, s, x)
+		o.do(func() error { return be.Add(y, y, s) })
+	}
+	if m.aux.Type == "seq" {
+		o.do(func() error { return m.seqAux(be, st, lay) })
+	}
+}
+
+// seqAux computes the seq_aux_loss value and routing counts from the scores (host side).
+func (m *txMoE) seqAux(be kernels.Backend, st *moeState, lay *txLayout) error {
+	sc, err := txHostF32(be, st.scores)
+	if err != nil {
+		return err
+	}
+	st.auxCounts = make([]int32, lay.B*m.E)
+	st.auxLoss, err = kmoe.SeqAuxLoss(lay.B, lay.S, m.E, m.k, float32(m.aux.Coeff), sc, st.auxCounts)
+	return err
+}
+
+func txHostF32(be kernels.Backend, t *tensors.Tensor) ([]float32, error) {
+	if t.Device() == tensors.CPU && t.Bytes() != nil {
+		return t.F32(), nil
+	}
+	h, err := be.Download(t)
+	if err != nil {
+		return nil, err
+	}
+	return h.F32(), nil
+}
+
+// bwdInput writes dx [T, D] (overwritten) from dy [T, D].
+func (m *txMoE) bwdInput(o *txOps, st *moeState, dx, dy *tensors.Tensor, lay *txLayout) {
+	be := o.be
+	T, D, E, k := dy.Dim(0), dy.Dim(1), m.E, m.k
+	st.dYPerm = o.f32(T*k, D)
+	dTopW := o.f32(T, k)
+	o.do(func() error { return be.UnpermuteBackward(st.dYPerm, dTopW, dy, st.yPerm, st.pos, st.topW) })
+	da := o.f32(T*k, m.F)
+	o.do(func() error { return be.GroupedLinearBackwardInput(da, st.dYPerm, m.down.Value, st.offs) })
+	st.dgu = o.f32(T*k, 2*m.F)
+	o.do(func() error { return be.SwiGLUFusedBackward(st.dgu, da, st.gu) })
+	dxPerm := o.f32(T*k, D)
+	o.do(func() error { return be.GroupedLinearBackwardInput(dxPerm, st.dgu, m.gateUp.Value, st.offs) })
+	o.do(func() error { return be.PermuteBackward(dx, dxPerm, st.pos) })
+	var dScores *tensors.Tensor
+	if m.aux.Type == "seq" && st.auxCounts != nil {
+		o.do(func() error {
+			sc, err := txHostF32(be, st.scores)
+			if err != nil {
+				return err
+			}
+			ds := make([]float32, T*E)
+			if err := kmoe.SeqAuxLossBackward(lay.B, lay.S, E, k, float32(m.aux.Coeff), sc, st.auxCounts, m.aux.GradScale, ds); err != nil {
+				return err
+			}
+			dScores = o.upF32(ds, T, E)
+			return nil
+		})
+	}
+	st.dLogits = o.f32(T, E)
+	dxr := o.f32(T, D)
+	o.do(func() error {
+		return be.RouterBackward(dxr, nil, st.dLogits, dTopW, dScores, st.x, m.gate.Value, st.scores, st.topIdx, m.ro)
+	})
+	o.do(func() error { return be.Add(dx, dx, dxr) })
+	if m.shared != nil {
+		m.shared.bwdInput(o, &st.shared, dx, dy, true)
+	}
+}
+
+func (m *txMoE) bwdWeight(o *txOps, st *moeState) {
+	be := o.be
+	if m.down.Trainable {
+		o.do(func() error { return be.GroupedLinearBackwardWeight(m.down.Grad, st.dYPerm, st.a, st.offs) })
+	}
+	if m.gateUp.Trainable {
+		o.do(func() error { return be.GroupedLinearBackwardWeight(m.gateUp.Grad, st.dgu, st.xPerm, st.offs) })
+	}
+	if m.gate.Trainable { // dW_gate += dLogitsᵀ·x
+		o.do(func() error {
+			return be.Matmul(m.gate.Grad, st.dLogits, st.x, kernels.MatmulOpts{TransA: true, Beta: 1})
+		})
+	}
+	if m.shared != nil {
+		m.shared.bwdWeight(o, &st.shared)
+	}
+}
