@@ -209,10 +209,10 @@ func (c *Config) Validate() error {
 	} else if v.HeadDim()%4 != 0 {
 		bad("vision_config.num_heads", "head dim %d is not a multiple of 4 (2-D rotary: Dh/4 frequencies per axis)", v.HeadDim())
 	}
+	// The learned position table is resampled bicubically to each image's grid, so the merge
+	// size must divide the image grids (checked per image at run time), not this table.
 	if v.ImageSize%v.PatchSize != 0 {
 		bad("vision_config.image_size", "%d is not a multiple of patch_size %d", v.ImageSize, v.PatchSize)
-	} else if v.GridSize()%v.SpatialMergeSize != 0 {
-		bad("vision_config.spatial_merge_size", "%d does not divide the %d×%d position grid", v.SpatialMergeSize, v.GridSize(), v.GridSize())
 	}
 	if v.OutHiddenSize != t.HiddenSize {
 		bad("vision_config.out_hidden_size", "is %d, want text_config.hidden_size %d (merger output feeds the text stream)", v.OutHiddenSize, t.HiddenSize)

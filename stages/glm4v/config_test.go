@@ -171,7 +171,7 @@ func TestBadConfigs(t *testing.T) {
 		{"groups", func(m map[string]any) { text(m)["n_group"] = 3 }, []string{"text_config.n_group", "divisor"}},
 		{"topk_group", func(m map[string]any) { text(m)["topk_group"] = 2 }, []string{"text_config.topk_group", "1..n_group"}},
 		{"k over kept groups", func(m map[string]any) { text(m)["n_group"] = 32; text(m)["topk_group"] = 1 }, []string{"num_experts_per_tok", "kept group"}},
-		{"merge", func(m map[string]any) { vis(m)["spatial_merge_size"] = 5 }, []string{"vision_config.spatial_merge_size", "24×24"}},
+		{"merge", func(m map[string]any) { vis(m)["spatial_merge_size"] = 0 }, []string{"vision_config.spatial_merge_size", "want > 0"}},
 		{"patch", func(m map[string]any) { vis(m)["patch_size"] = 15 }, []string{"vision_config.image_size", "patch_size"}},
 		{"vision heads", func(m map[string]any) { vis(m)["num_heads"] = 7 }, []string{"vision_config.num_heads"}},
 		{"out hidden", func(m map[string]any) { vis(m)["out_hidden_size"] = 2048 }, []string{"vision_config.out_hidden_size", "4096"}},
