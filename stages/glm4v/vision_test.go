@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -63,38 +62,15 @@ func visRelErr(got, want []float32) float64 {
 	return d / m
 }
 
-// visGoldenParams is LoadConfig + NewParams on a golden model directory. Config.Validate
-// rejects case2 (a 5×5 position table with merge size 2: "spatial_merge_size 2 does not divide
-// the 5×5 position grid"), a constraint HF does not have (the table is resampled bicubically to
-// each image's grid, which is what m must divide); until that check is relaxed, such a config
-// is parsed without validation and only the vision tree is built.
+// visGoldenParams is LoadConfig + NewParams on a golden model directory.
 func visGoldenParams(t *testing.T, dir string) *Params {
 	t.Helper()
-	path := filepath.Join(dir, ConfigName)
-	cfg, err := LoadConfig(path)
-	if err == nil {
-		p, err := NewParams(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
-	if !strings.Contains(err.Error(), "position grid") {
+	cfg, err := LoadConfig(filepath.Join(dir, ConfigName))
+	if err != nil {
 		t.Fatal(err)
 	}
-	raw, rerr := os.ReadFile(path)
-	if rerr != nil {
-		t.Fatal(rerr)
-	}
-	r := &cfgReader{file: path}
-	cfg = r.parse(raw)
-	if len(r.errs) > 0 {
-		t.Fatal(r.errs)
-	}
-	t.Logf("%s: built without Config.Validate (%v)", path, err)
-	p := &Params{Config: cfg}
-	p.Visual = builder{dt: tensors.F32}.vision(&cfg.Vision)
-	if err := p.bind(); err != nil {
+	p, err := NewParams(cfg)
+	if err != nil {
 		t.Fatal(err)
 	}
 	return p
