@@ -51,6 +51,10 @@ type Memory interface {
 	ScatterAddRows(dst, src, idx *tensors.Tensor) error
 	// Zero sets every element to 0 (used to reset gradient accumulators).
 	Zero(t *tensors.Tensor) error
+	// Cast converts src into dst of the same element count: F32→BF16 rounds to nearest even
+	// (NaN stays NaN), BF16→F32 is exact; equal dtypes copy. Mixed precision uses it for the
+	// bf16 operands of Matmul.
+	Cast(dst, src *tensors.Tensor) error
 }
 
 // MatmulOpts are the scalars and transposes of C = Alpha·op(A)·op(B) + Beta·C.

@@ -30,6 +30,7 @@ var groups = []struct {
 	{"MoE", testMoE},
 	{"Optimizer", testOptimizer},
 	{"Rows", testRows},
+	{"Cast", testCast},
 }
 
 // Run runs the conformance suite on be, one subtest per op group.

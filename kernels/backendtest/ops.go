@@ -463,3 +463,26 @@ func testRows(e *env) {
 		t.Errorf("GatherRows out of range: err = %v", err)
 	}
 }
+
+func testCast(e *env) {
+	t := e.t
+	x := e.rand(3, 5)
+	b := e.zeros(tensors.BF16, 3, 5)
+	e.ok(e.be.Cast(b, x))
+	hb := e.host(b).BF16()
+	for i, v := range e.host(x).F32() {
+		if hb[i] != tensors.BF16FromF32(v) {
+			t.Fatalf("Cast F32→BF16: element %d = %#04x, want %#04x", i, hb[i], tensors.BF16FromF32(v))
+		}
+	}
+	y := e.out(3, 5)
+	e.ok(e.be.Cast(y, b))
+	want := make([]float64, 15)
+	for i, h := range hb {
+		want[i] = float64(tensors.BF16ToF32Scalar(h))
+	}
+	kerneltest.Close(t, "Cast BF16→F32", e.host(y).F32(), want, func(int) float64 { return 0 })
+	if err := e.be.Cast(e.zeros(tensors.I32, 15), x); err == nil {
+		t.Error("Cast F32→I32: no error")
+	}
+}

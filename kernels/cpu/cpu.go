@@ -67,6 +67,26 @@ func (*Backend) Zero(t *tensors.Tensor) error {
 	return nil
 }
 
+func (*Backend) Cast(dst, src *tensors.Tensor) error {
+	if err := onCPU("Cast", "dst", dst, "src", src); err != nil {
+		return err
+	}
+	if dst.Numel() != src.Numel() {
+		return fmt.Errorf("cpu.Cast: dst %v and src %v differ in element count", dst, src)
+	}
+	switch sd, dd := src.DType(), dst.DType(); {
+	case sd == dd:
+		copy(dst.Bytes(), src.Bytes())
+	case sd == tensors.F32 && dd == tensors.BF16:
+		tensors.F32ToBF16(dst.BF16(), src.F32())
+	case sd == tensors.BF16 && dd == tensors.F32:
+		tensors.BF16ToF32(dst.F32(), src.BF16())
+	default:
+		return fmt.Errorf("cpu.Cast: %v → %v: %w", sd, dd, kernels.ErrUnsupported)
+	}
+	return nil
+}
+
 // onCPU checks that every named tensor is non-nil and in host memory.
 func onCPU(op string, named ...any) error {
 	for i := 0; i < len(named); i += 2 {
