@@ -199,7 +199,10 @@ type MoE interface {
 	// chosen on scores + bias [E] (nil: none); topW [T, k] from the un-biased scores.
 	Router(logits, scores, topIdx, topW, x, wGate, bias *tensors.Tensor, o RouterOpts) error
 	// RouterBackward: from dTopW [T, k] (and optional dScores [T, E], e.g. an aux loss) to dx
-	// (overwritten) and dWGate (accumulated). dLogits [T, E] is scratch the caller provides.
+	// (overwritten) and dWGate (accumulated); either may be nil to skip it. dLogits [T, E] is
+	// written (the gradient of the router logits): a caller with a logits-level gradient of
+	// its own (HF's softmax aux loss) passes nil dx and dWGate, adds its term to dLogits, and
+	// finishes with Matmul: dx = dLogits·wGate, dWGate += dLogitsᵀ·x.
 	RouterBackward(dx, dWGate, dLogits, dTopW, dScores, x, wGate, scores, topIdx *tensors.Tensor, o RouterOpts) error
 	// Permutation groups the T·k assignments by expert (stable): offs [E+1], rowSrc and pos
 	// [T·k] (all I32).

@@ -387,6 +387,31 @@ func testMoE(e *env) {
 	e.near("MoE dWGate", dwg, wdwg, 4*T)
 	e.near("MoE dWGateUp", dwgu, wdwgu, 4*T)
 	e.near("MoE dWDown", dwd, wdwd, 4*T)
+
+	// The split form: dLogits alone (dx, dWGate nil), plus a logits-level addend, finished
+	// with Matmul, equals the float64 chain rule through dLogits + addend.
+	dl2, extra := e.out(T, E), e.rand(T, E)
+	e.ok(e.be.RouterBackward(nil, nil, dl2, dTopW, nil, x, wg, scores, topIdx, opts))
+	e.near("RouterBackward dLogits without dx, dWGate", dl2, e.f64(dLogits), 1)
+	e.ok(e.be.Add(dl2, dl2, extra))
+	dx2, dwg2 := e.out(T, D), e.zeros(tensors.F32, E, D)
+	e.ok(e.be.Matmul(dx2, dl2, wg, kernels.MatmulOpts{}))
+	e.ok(e.be.Matmul(dwg2, dl2, x, kernels.MatmulOpts{TransA: true, Beta: 1}))
+	wdl, wx, wwg := e.f64(dLogits), e.f64(x), e.f64(wg)
+	for i, v := range e.f64(extra) {
+		wdl[i] += v
+	}
+	wdx2, wdwg2 := make([]float64, T*D), make([]float64, E*D)
+	for t := range T {
+		for j := range E {
+			for d := range D {
+				wdx2[t*D+d] += wdl[t*E+j] * wwg[j*D+d]
+				wdwg2[j*D+d] += wdl[t*E+j] * wx[t*D+d]
+			}
+		}
+	}
+	e.near("RouterBackward + logits addend dx", dx2, wdx2, 2*E)
+	e.near("RouterBackward + logits addend dWGate", dwg2, wdwg2, 2*T)
 }
 
 func testOptimizer(e *env) {

@@ -50,13 +50,13 @@ func (a *txAttention) params() []*stages.Param {
 func (a *txAttention) fwd(o *txOps, st *attnState, y, h, cos, sin *tensors.Tensor, opts kernels.AttentionOpts) {
 	T := h.Dim(0)
 	st.h = h
-	st.q, st.k, st.v = o.f32(T, a.H, a.Dh), o.f32(T, a.K, a.Dh), o.f32(T, a.K, a.Dh)
+	st.q, st.k, st.v = o.buf(T, a.H, a.Dh), o.buf(T, a.K, a.Dh), o.buf(T, a.K, a.Dh)
 	a.q.fwd(o, o.view(st.q, T, a.H*a.Dh), h)
 	a.k.fwd(o, o.view(st.k, T, a.K*a.Dh), h)
 	a.v.fwd(o, o.view(st.v, T, a.K*a.Dh), h)
 	o.do(func() error { return o.be.Rotary(st.q, st.q, cos, sin) })
 	o.do(func() error { return o.be.Rotary(st.k, st.k, cos, sin) })
-	st.o, st.lse = o.f32(T, a.H, a.Dh), o.f32(a.H, T)
+	st.o, st.lse = o.buf(T, a.H, a.Dh), o.buf(a.H, T)
 	o.do(func() error { return o.be.Attention(st.o, st.lse, st.q, st.k, st.v, opts) })
 	a.o.fwd(o, y, o.view(st.o, T, a.H*a.Dh))
 }
@@ -65,9 +65,9 @@ func (a *txAttention) fwd(o *txOps, st *attnState, y, h, cos, sin *tensors.Tenso
 func (a *txAttention) bwdInput(o *txOps, st *attnState, dh, dy, cos, sin *tensors.Tensor, opts kernels.AttentionOpts) {
 	T := dy.Dim(0)
 	st.dy = dy
-	do := o.f32(T, a.H, a.Dh)
+	do := o.buf(T, a.H, a.Dh)
 	a.o.bwdInput(o, o.view(do, T, a.H*a.Dh), dy, false)
-	st.dq, st.dk, st.dv = o.f32(T, a.H, a.Dh), o.f32(T, a.K, a.Dh), o.f32(T, a.K, a.Dh)
+	st.dq, st.dk, st.dv = o.buf(T, a.H, a.Dh), o.buf(T, a.K, a.Dh), o.buf(T, a.K, a.Dh)
 	o.do(func() error {
 		return o.be.AttentionBackward(st.dq, st.dk, st.dv, do, st.q, st.k, st.v, st.o, st.lse, opts)
 	})

@@ -28,6 +28,15 @@ const KindDecoder = "glm4v.decoder"
 //	out  hidden         F32 [T, D]  Grad
 //	     position_ids, attention_mask: the inputs, passed on (so decoder stages chain)
 //
+// With the hf aux loss (AuxLoss{Type: "hf"}) the stage also carries HF's pooled router
+// statistics, the running totals over the MoE layers before and in this stage:
+//
+//	in   router_counts  F64 [E]     not on the stage of layer 0, which starts the totals
+//	     router_probs   F64 [E]     Grad
+//	out  router_counts  F64 [E]     totals including this stage's layers
+//	     router_probs   F64 [E]     Grad: the head's gradient g; every MoE layer's router
+//	                                logits get p ⊙ (g − Σ g·p); passed back unchanged
+//
 // The stage keeps a reference to the gradient BackwardInput gets until BackwardWeight.
 type Decoder struct {
 	cfg      *Config
@@ -37,6 +46,8 @@ type Decoder struct {
 	slots    rotary.Slots
 	params   []*stages.Param
 	saved    stages.Saved[*decState]
+	arena    txArena
+	aux      AuxLoss
 }
 
 type txLayer struct {
@@ -51,7 +62,17 @@ type decState struct {
 	opts     kernels.AttentionOpts
 	cos, sin *tensors.Tensor // [T, R/2]
 	layers   []layerState
-	dx       *tensors.Tensor // set by BackwardInput
+	dx       *tensors.Tensor   // set by BackwardInput
+	bufs     []*tensors.Tensor // drawn from the arena; returned in BackwardWeight
+}
+
+// routerPorts are the hf aux loss's statistics ports (AuxLoss doc).
+func routerPorts(E int) []stages.Port {
+	e := fmt.Sprint(E)
+	return []stages.Port{
+		{Name: "router_counts", DType: tensors.F64, Shape: []string{e}},
+		{Name: "router_probs", DType: tensors.F64, Shape: []string{e}, Grad: true},
+	}
 }
 
 // layerState: x the layer input; h1, rstd1 input_layernorm; x1 after attention; h2, rstd2
@@ -73,7 +94,7 @@ func NewDecoder(c DecoderConfig) (*Decoder, error) {
 	if c.From < 0 || c.To > tc.NumHiddenLayers || c.From >= c.To {
 		return nil, fmt.Errorf("%s: layers [%d, %d) are not a non-empty range of [0, %d)", KindDecoder, c.From, c.To, tc.NumHiddenLayers)
 	}
-	aux, err := c.Aux.validate()
+	aux, err := c.Aux.validate(tc.RouterAuxLossCoef)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KindDecoder, err)
 	}
@@ -88,7 +109,7 @@ func NewDecoder(c DecoderConfig) (*Decoder, error) {
 	if tc.UseQKNorm {
 		return nil, fmt.Errorf("%s: use_qk_norm is not implemented (GLM-4.5V has it off)", KindDecoder)
 	}
-	d := &Decoder{cfg: &c.Params.Config, be: c.Backend, from: c.From, to: c.To, slots: slots}
+	d := &Decoder{cfg: &c.Params.Config, be: c.Backend, from: c.From, to: c.To, slots: slots, aux: aux}
 	eps := float32(tc.RMSNormEps)
 	for i := c.From; i < c.To; i++ {
 		pl := &c.Params.Language.Layers[i]
@@ -136,7 +157,14 @@ func (d *Decoder) Ports() (in, out []stages.Port) {
 		{Name: "position_ids", DType: tensors.I32, Shape: []string{"3", "T"}},
 		{Name: "attention_mask", DType: tensors.I32, Shape: []string{"B", "S"}},
 	}
-	return ps, ps
+	if !d.aux.hf() {
+		return ps, ps
+	}
+	out = append(ps, routerPorts(d.cfg.Text.NRoutedExperts)...)
+	if d.from == 0 {
+		return ps, out
+	}
+	return out, out
 }
 
 func (d *Decoder) Params() []*stages.Param { return d.params }
@@ -153,17 +181,42 @@ func (d *Decoder) Forward(mb int, in stages.Tensors) (stages.Tensors, error) {
 	if dims["B"]*dims["S"] != dims["T"] {
 		return nil, fmt.Errorf("%s: hidden has %d rows, attention_mask is [%d, %d]: want T = B·S", KindDecoder, dims["T"], dims["B"], dims["S"])
 	}
-	st, y, err := d.forward(in)
+	var rs *routerStats
+	if d.aux.hf() {
+		E := d.cfg.Text.NRoutedExperts
+		rs = &routerStats{counts: make([]float64, E), probs: make([]float64, E)}
+		if d.from > 0 {
+			for _, x := range []struct {
+				dst  []float64
+				name string
+			}{{rs.counts, "router_counts"}, {rs.probs, "router_probs"}} {
+				v, err := txHostF64(d.be, in[x.name])
+				if err != nil {
+					return nil, fmt.Errorf("%s: micro-batch %d: %s: %w", KindDecoder, mb, x.name, err)
+				}
+				copy(x.dst, v)
+			}
+		}
+	}
+	st, y, err := d.forward(in, rs)
 	if err != nil {
 		return nil, fmt.Errorf("%s: micro-batch %d: %w", KindDecoder, mb, err)
+	}
+	out := stages.Tensors{"hidden": y, "position_ids": in["position_ids"], "attention_mask": in["attention_mask"]}
+	if rs != nil {
+		o := &txOps{be: d.be}
+		out["router_counts"], out["router_probs"] = o.upF64(rs.counts, len(rs.counts)), o.upF64(rs.probs, len(rs.probs))
+		if o.err != nil {
+			return nil, fmt.Errorf("%s: micro-batch %d: %w", KindDecoder, mb, o.err)
+		}
 	}
 	if err := d.saved.Put(KindDecoder, mb, st); err != nil {
 		return nil, err
 	}
-	return stages.Tensors{"hidden": y, "position_ids": in["position_ids"], "attention_mask": in["attention_mask"]}, nil
+	return out, nil
 }
 
-func (d *Decoder) forward(in stages.Tensors) (*decState, *tensors.Tensor, error) {
+func (d *Decoder) forward(in stages.Tensors, rs *routerStats) (*decState, *tensors.Tensor, error) {
 	be := d.be
 	mask, err := txHostI32(be, in["attention_mask"])
 	if err != nil {
@@ -184,25 +237,30 @@ func (d *Decoder) forward(in stages.Tensors) (*decState, *tensors.Tensor, error)
 	if err := rotary.Angles(cos, sin, pos, 3, T, d.slots); err != nil {
 		return nil, nil, err
 	}
-	o := &txOps{be: be}
 	st := &decState{lay: lay, layers: make([]layerState, len(d.layers)),
 		opts: kernels.AttentionOpts{Causal: true, CuSeqlens: lay.cu, KeyPad: lay.keyPad}}
+	o := &txOps{be: be, ar: &d.arena, kept: &st.bufs}
 	st.cos, st.sin = o.upF32(cos, T, n), o.upF32(sin, T, n)
 	x := in["hidden"]
 	for i, L := range d.layers {
 		ls := &st.layers[i]
 		ls.x = x
-		ls.h1, ls.rstd1 = o.f32(T, D), o.f32(T)
+		ls.h1, ls.rstd1 = o.buf(T, D), o.buf(T)
 		L.in.fwd(o, ls.h1, ls.rstd1, x)
-		a := o.f32(T, D)
+		a := o.buf(T, D)
 		L.attn.fwd(o, &ls.attn, a, ls.h1, st.cos, st.sin, st.opts)
 		o.do(func() error { return be.Add(a, x, a) })
 		ls.x1 = a
-		ls.h2, ls.rstd2 = o.f32(T, D), o.f32(T)
+		ls.h2, ls.rstd2 = o.buf(T, D), o.buf(T)
 		L.post.fwd(o, ls.h2, ls.rstd2, ls.x1)
-		m := o.f32(T, D)
+		var m *tensors.Tensor
+		if i == len(d.layers)-1 {
+			m = o.fresh(T, D) // the stage's output
+		} else {
+			m = o.buf(T, D)
+		}
 		if L.moe != nil {
-			L.moe.fwd(o, &ls.moe, m, ls.h2, &lay)
+			L.moe.fwd(o, &ls.moe, m, ls.h2, &lay, rs)
 		} else {
 			L.mlp.fwd(o, &ls.mlp, m, ls.h2)
 		}
@@ -227,24 +285,40 @@ func (d *Decoder) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors, er
 	if !tensors.SameShape(dy, st.layers[0].x) || dy.DType() != tensors.F32 {
 		return nil, fmt.Errorf("%s: micro-batch %d: gradient of \"hidden\" is %v, want F32%v", KindDecoder, mb, dy, st.layers[0].x.Shape())
 	}
+	var auxG []float64
+	gProbs := dOut["router_probs"]
+	if d.aux.hf() {
+		E := d.cfg.Text.NRoutedExperts
+		if gProbs == nil || gProbs.DType() != tensors.F64 || gProbs.Rank() != 1 || gProbs.Dim(0) != E {
+			return nil, fmt.Errorf("%s: micro-batch %d: gradient of \"router_probs\" is %v, want F64[%d] (hf aux loss)", KindDecoder, mb, gProbs, E)
+		}
+		if auxG, err = txHostF64(d.be, gProbs); err != nil {
+			return nil, fmt.Errorf("%s: micro-batch %d: %w", KindDecoder, mb, err)
+		}
+	}
 	be := d.be
-	o := &txOps{be: be}
+	o := &txOps{be: be, ar: &d.arena, kept: &st.bufs}
 	T, D := dy.Dim(0), dy.Dim(1)
 	for i := len(d.layers) - 1; i >= 0; i-- {
 		L, ls := d.layers[i], &st.layers[i]
-		dh2 := o.f32(T, D)
+		dh2 := o.buf(T, D)
 		if L.moe != nil {
-			L.moe.bwdInput(o, &ls.moe, dh2, dy, &st.lay)
+			L.moe.bwdInput(o, &ls.moe, dh2, dy, &st.lay, auxG)
 		} else {
 			L.mlp.bwdInput(o, &ls.mlp, dh2, dy, false)
 		}
-		dx1 := o.f32(T, D)
+		dx1 := o.buf(T, D)
 		ls.dwPost = o.f32(D)
 		L.post.bwdInput(o, dx1, ls.dwPost, dh2, ls.x1, ls.rstd2)
 		o.do(func() error { return be.Add(dx1, dx1, dy) })
 		dh1 := dh2 // free after the post-norm backward
 		L.attn.bwdInput(o, &ls.attn, dh1, dx1, st.cos, st.sin, st.opts)
-		dx := o.f32(T, D)
+		var dx *tensors.Tensor
+		if i == 0 {
+			dx = o.fresh(T, D) // the stage's input gradient
+		} else {
+			dx = o.buf(T, D)
+		}
 		ls.dwIn = o.f32(D)
 		L.in.bwdInput(o, dx, ls.dwIn, dh1, ls.x, ls.rstd1)
 		o.do(func() error { return be.Add(dx, dx, dx1) })
@@ -254,6 +328,9 @@ func (d *Decoder) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors, er
 		}
 	}
 	st.dx = dy
+	if d.aux.hf() && d.from > 0 {
+		return stages.Tensors{"hidden": dy, "router_probs": gProbs}, nil
+	}
 	return stages.Tensors{"hidden": dy}, nil
 }
 
@@ -265,6 +342,7 @@ func (d *Decoder) BackwardWeight(mb int) error {
 	if st.dx == nil {
 		return fmt.Errorf("%s: BackwardWeight of micro-batch %d before its BackwardInput", KindDecoder, mb)
 	}
+	defer d.arena.put(st.bufs)
 	o := &txOps{be: d.be}
 	for i, L := range d.layers {
 		ls := &st.layers[i]
@@ -283,8 +361,9 @@ func (d *Decoder) BackwardWeight(mb int) error {
 	return nil
 }
 
-// AuxLoss returns the MoE aux loss of micro-batch mb (summed over this stage's MoE layers,
-// coefficient included) while mb is live (between Forward and BackwardWeight); 0 when off.
+// AuxLoss returns the seq aux loss of micro-batch mb (summed over this stage's MoE layers,
+// coefficient included) while mb is live (between Forward and BackwardWeight); 0 when off and
+// with the hf loss (the head computes that one: Head.AuxLoss).
 func (d *Decoder) AuxLoss(mb int) (float64, error) {
 	st, err := d.saved.Get(KindDecoder, mb)
 	if err != nil {

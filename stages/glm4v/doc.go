@@ -70,9 +70,19 @@
 // Loss normalisation: the head outputs Σ CE / N over the shifted labels (−100 ignored). N is
 // HeadConfig.LossTokens, the number of loss tokens in the whole global batch, so the summed
 // gradients of m micro-batches equal those of one big batch; LossTokens 0 means the
-// micro-batch's own count (HF's per-batch mean). The optional MoE aux loss (AuxLoss{Type:
-// "seq"}, Megatron-Core seq_aux_loss, coefficient 1e-3 by default) is off unless configured;
-// its gradient is scaled by AuxLoss.GradScale (e.g. 1/m).
+// micro-batch's own count (HF's per-batch mean). The optional MoE aux loss is off unless
+// configured (ModelOptions.Aux, DecoderConfig.Aux, HeadConfig.Aux): "seq" is Megatron-Core's
+// seq_aux_loss (coefficient 1e-3 by default), a sum of per-layer terms each decoder stage
+// computes; "hf" is HF's load_balancing_loss_func (router_aux_loss_coef, 1e-4), pooled over
+// all MoE layers, so the decoder stages pass running router statistics (router_counts,
+// router_probs [E] F64) to the head, which outputs aux_loss and sends the gradient of the
+// pooled probabilities back. Either way the aux value is reported apart from loss
+// (Outputs.AuxLoss) and its gradient, scaled by AuxLoss.GradScale (e.g. 1/m), is added to the
+// parameter gradients.
+//
+// Buffers: each text stage draws its activations and scratch from a per-stage arena (by dtype
+// and element count) and returns them in BackwardWeight, so steady-state training allocates
+// only the tensors that leave a stage (its outputs and input gradients).
 //
 // Shape vocabulary: V vocab, D text hidden, H heads, K kv heads, Dh head dim, I dense MLP
 // width, F expert width, E experts, L layers; vision Dv hidden, Do out hidden (= D), Iv merger

@@ -42,6 +42,9 @@ type HeadConfig struct {
 	LossTokens int
 	// Logits adds the logits [T, V] output port (the forward tool; training does not need it).
 	Logits bool
+	// Aux: with Type "hf" the head computes HF's pooled MoE aux loss (AuxLoss); other types
+	// are the decoder stages' business and ignored here.
+	Aux AuxLoss
 }
 
 func init() {

@@ -2,9 +2,11 @@ package glm4v
 
 import (
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/glmflow/glmflow/kernels"
+	kmoe "github.com/glmflow/glmflow/kernels/moe"
 	"github.com/glmflow/glmflow/stages"
 	"github.com/glmflow/glmflow/tensors"
 )
@@ -31,26 +33,43 @@ const IgnoreIndex = -100
 //	out  loss    F32 []      Σ CE / N
 //	     logits  F32 [T, V]  only with HeadConfig.Logits
 //
+// With the hf aux loss (HeadConfig.Aux, see AuxLoss) it also takes the last decoder stage's
+// pooled router statistics and outputs the aux loss (coefficient included; not in loss):
+//
+//	in   router_counts  F64 [E]
+//	     router_probs   F64 [E]  Grad: coeff·E·counts/N² × GradScale × dOut["aux_loss"]
+//	out  aux_loss       F32 []   Grad; coeff · E · Σ_e counts[e]·probs[e] / N², N = Σ counts / k
+//
 // BackwardInput takes dOut["loss"] (a scalar multiplier of the loss gradient) or nothing
-// (multiplier 1), and returns the gradient of hidden.
+// (multiplier 1), likewise dOut["aux_loss"], and returns the gradient of hidden (and of
+// router_probs).
 type Head struct {
 	cfg        *Config
 	be         kernels.Backend
 	norm       txNorm
 	lm         txLinear
 	logitsOut  bool
+	aux        AuxLoss // validated; Type "hf" or none
 	lossTokens atomic.Int64
 	saved      stages.Saved[*headState]
+	arena      txArena
 }
 
-// headState: x the input; hn, rstd the norm; logits [T, V] (overwritten by their gradient in
-// BackwardInput unless they were an output); stats [T, 2]; targets [T] the shifted labels;
-// n the normaliser; dlogits, dw the weight-gradient pairs.
+// headState: x the input; hn, rstd the norm; hl [R, D] the lm_head input: hn, or without a
+// logits output only its R rows with a target (rows [R] I32, nil when R = T); logits [R, V]
+// (overwritten by their gradient in BackwardInput unless they were an output); stats [R, 2];
+// targets [R] the shifted labels; n the normaliser; dlogits, dw the weight-gradient pairs.
 type headState struct {
 	x, hn, rstd, logits, stats, targets *tensors.Tensor
+	hl, rows                            *tensors.Tensor
 	n                                   int
 	sum                                 float64
 	dlogits, dwNorm                     *tensors.Tensor
+	// hf aux loss: the pooled statistics, token-layer count and value (coefficient included).
+	auxCounts []float64
+	auxN      float64
+	auxLoss   float64
+	bufs      []*tensors.Tensor // drawn from the arena; returned in BackwardWeight
 }
 
 // NewHead builds the stage.
@@ -66,7 +85,14 @@ func NewHead(c HeadConfig) (*Head, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", KindHead, err)
 	}
-	h := &Head{cfg: &p.Config, be: c.Backend, norm: txNorm{w: w, eps: float32(p.Config.Text.RMSNormEps)}, logitsOut: c.Logits}
+	aux, err := c.Aux.validate(p.Config.Text.RouterAuxLossCoef)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", KindHead, err)
+	}
+	if !aux.hf() { // the seq loss lives in the decoder stages
+		aux = AuxLoss{}
+	}
+	h := &Head{cfg: &p.Config, be: c.Backend, norm: txNorm{w: w, eps: float32(p.Config.Text.RMSNormEps)}, logitsOut: c.Logits, aux: aux}
 	lm := p.LMHead
 	if lm == nil { // tie_word_embeddings: lm_head is embed_tokens
 		lm = &Linear{Weight: p.Language.EmbedTokens.Weight}
@@ -94,6 +120,10 @@ func (h *Head) Ports() (in, out []stages.Port) {
 	out = []stages.Port{{Name: "loss", DType: tensors.F32, Shape: []string{}, Grad: true}}
 	if h.logitsOut {
 		out = append(out, stages.Port{Name: "logits", DType: tensors.F32, Shape: []string{"T", V}})
+	}
+	if h.aux.hf() {
+		in = append(in, routerPorts(h.cfg.Text.NRoutedExperts)...)
+		out = append(out, stages.Port{Name: "aux_loss", DType: tensors.F32, Shape: []string{}, Grad: true})
 	}
 	return in, out
 }
@@ -159,17 +189,37 @@ func (h *Head) forward(in stages.Tensors, B, S int) (*headState, stages.Tensors,
 	if err != nil {
 		return nil, nil, err
 	}
-	o := &txOps{be: be}
 	st := &headState{x: in["hidden"], n: int(h.lossTokens.Load())}
+	o := &txOps{be: be, ar: &h.arena, kept: &st.bufs}
 	if st.n == 0 {
 		st.n = count
 	}
-	st.targets = o.upI32(tg, T)
-	st.hn, st.rstd = o.f32(T, D), o.f32(T)
+	st.hn, st.rstd = o.buf(T, D), o.buf(T)
 	h.norm.fwd(o, st.hn, st.rstd, st.x)
-	st.logits = o.f32(T, V)
-	h.lm.fwd(o, st.logits, st.hn)
-	st.stats = o.f32(T, 2)
+	st.hl = st.hn
+	R := T
+	if !h.logitsOut && count > 0 && count < T {
+		// Only rows with a target need logits: the lm_head (the largest GEMMs of a small
+		// model) runs on R = count rows; prompt, image and padding rows are skipped.
+		rows, tgc := make([]int32, 0, count), make([]int32, 0, count)
+		for i, t := range tg {
+			if t != IgnoreIndex {
+				rows, tgc = append(rows, int32(i)), append(tgc, t)
+			}
+		}
+		R, tg = count, tgc
+		st.rows = o.upI32(rows, R)
+		st.hl = o.buf(R, D)
+		o.do(func() error { return be.GatherRows(st.hl, st.hn, st.rows) })
+	}
+	st.targets = o.upI32(tg, R)
+	if h.logitsOut { // an output: it may outlive the micro-batch
+		st.logits = o.fresh(T, V)
+	} else {
+		st.logits = o.buf(R, V)
+	}
+	h.lm.fwd(o, st.logits, st.hl)
+	st.stats = o.buf(R, 2)
 	var ce kernels.CELoss
 	o.do(func() error {
 		ce, err = be.CrossEntropy(st.stats, st.logits, st.targets)
@@ -187,7 +237,48 @@ func (h *Head) forward(in stages.Tensors, B, S int) (*headState, stages.Tensors,
 	if h.logitsOut {
 		out["logits"] = st.logits
 	}
+	if h.aux.hf() {
+		if err := h.auxForward(st, in); err != nil {
+			return nil, nil, err
+		}
+		out["aux_loss"] = o.upF32([]float32{float32(st.auxLoss)})
+	}
 	return st, out, o.err
+}
+
+// auxForward computes HF's pooled load-balancing loss from the router statistics.
+func (h *Head) auxForward(st *headState, in stages.Tensors) error {
+	E, k := h.cfg.Text.NRoutedExperts, h.cfg.Text.NumExpertsPerTok
+	counts, err := txHostF64(h.be, in["router_counts"])
+	if err != nil {
+		return err
+	}
+	probs, err := txHostF64(h.be, in["router_probs"])
+	if err != nil {
+		return err
+	}
+	st.auxCounts = slices.Clone(counts)
+	hits := 0.0
+	for _, c := range counts {
+		hits += c
+	}
+	st.auxN = hits / float64(k) // tokens × MoE layers
+	if st.auxN == 0 {
+		return nil
+	}
+	a, err := kmoe.LoadBalanceLoss(E, int(st.auxN), counts, probs)
+	st.auxLoss = h.aux.Coeff * a
+	return err
+}
+
+// AuxLoss returns micro-batch mb's hf aux loss (coefficient included) while it is live; 0
+// without it.
+func (h *Head) AuxLoss(mb int) (float64, error) {
+	st, err := h.saved.Get(KindHead, mb)
+	if err != nil {
+		return 0, err
+	}
+	return st.auxLoss, nil
 }
 
 // LossSum returns micro-batch mb's summed cross-entropy and loss-token normaliser while it is
@@ -206,33 +297,71 @@ func (h *Head) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors, error
 		return nil, err
 	}
 	be := h.be
-	scale := float32(1)
-	if dl := dOut["loss"]; dl != nil {
+	scalar := func(name string) (float32, error) {
+		dl := dOut[name]
+		if dl == nil {
+			return 1, nil
+		}
 		v, err := txHostF32(be, dl)
 		if err != nil || len(v) != 1 {
-			return nil, fmt.Errorf("%s: micro-batch %d: gradient of \"loss\" is %v, want an F32 scalar", KindHead, mb, dl)
+			return 0, fmt.Errorf("%s: micro-batch %d: gradient of %q is %v, want an F32 scalar", KindHead, mb, name, dl)
 		}
-		scale = v[0]
+		return v[0], nil
+	}
+	scale, err := scalar("loss")
+	if err != nil {
+		return nil, err
+	}
+	var gProbs *tensors.Tensor
+	if h.aux.hf() {
+		da, err := scalar("aux_loss")
+		if err != nil {
+			return nil, err
+		}
+		// d(aux)/d(probs[e]) = coeff·E·counts[e]/N² (the counts are piecewise constant).
+		E := len(st.auxCounts)
+		g := make([]float64, E)
+		if st.auxN > 0 {
+			f := float64(da) * float64(h.aux.GradScale) * h.aux.Coeff * float64(E) / (st.auxN * st.auxN)
+			for e, c := range st.auxCounts {
+				g[e] = f * c
+			}
+		}
+		o := &txOps{be: be}
+		if gProbs = o.upF64(g, E); o.err != nil {
+			return nil, fmt.Errorf("%s: micro-batch %d: %w", KindHead, mb, o.err)
+		}
 	}
 	if st.n > 0 {
 		scale /= float32(st.n)
 	} else {
 		scale = 0
 	}
-	o := &txOps{be: be}
+	o := &txOps{be: be, ar: &h.arena, kept: &st.bufs}
 	T, D := st.x.Dim(0), st.x.Dim(1)
-	st.dlogits = st.logits // in place: the [T, V] gradient is never held twice
+	st.dlogits = st.logits // in place: the [R, V] gradient is never held twice
 	if h.logitsOut {
-		st.dlogits = o.f32(T, h.cfg.Text.VocabSize)
+		st.dlogits = o.buf(T, h.cfg.Text.VocabSize)
 	}
 	o.do(func() error { return be.CrossEntropyBackward(st.dlogits, st.logits, st.stats, st.targets, scale) })
-	dhn := o.f32(T, D)
-	h.lm.bwdInput(o, dhn, st.dlogits, false)
-	dx := o.f32(T, D)
+	var dhn *tensors.Tensor
+	if st.rows != nil { // rows without a target get no gradient
+		dhl := o.buf(st.hl.Dim(0), D)
+		h.lm.bwdInput(o, dhl, st.dlogits, false)
+		dhn = o.f32(T, D)
+		o.do(func() error { return be.ScatterRows(dhn, dhl, st.rows) })
+	} else {
+		dhn = o.buf(T, D)
+		h.lm.bwdInput(o, dhn, st.dlogits, false)
+	}
+	dx := o.fresh(T, D) // the stage's input gradient
 	st.dwNorm = o.f32(D)
 	h.norm.bwdInput(o, dx, st.dwNorm, dhn, st.x, st.rstd)
 	if o.err != nil {
 		return nil, fmt.Errorf("%s: micro-batch %d: %w", KindHead, mb, o.err)
+	}
+	if gProbs != nil {
+		return stages.Tensors{"hidden": dx, "router_probs": gProbs}, nil
 	}
 	return stages.Tensors{"hidden": dx}, nil
 }
@@ -245,8 +374,9 @@ func (h *Head) BackwardWeight(mb int) error {
 	if st.dlogits == nil {
 		return fmt.Errorf("%s: BackwardWeight of micro-batch %d before its BackwardInput", KindHead, mb)
 	}
+	defer h.arena.put(st.bufs)
 	o := &txOps{be: h.be}
-	h.lm.bwdWeight(o, st.dlogits, st.hn)
+	h.lm.bwdWeight(o, st.dlogits, st.hl)
 	h.norm.bwdWeight(o, st.dwNorm)
 	if o.err != nil {
 		return fmt.Errorf("%s: micro-batch %d: %w", KindHead, mb, o.err)

@@ -41,7 +41,7 @@ func (m *txMLP) params() []*stages.Param {
 // fwd computes y [T, D] from x [T, D].
 func (m *txMLP) fwd(o *txOps, st *mlpState, y, x *tensors.Tensor) {
 	T := x.Dim(0)
-	st.x, st.g, st.u, st.a = x, o.f32(T, m.I), o.f32(T, m.I), o.f32(T, m.I)
+	st.x, st.g, st.u, st.a = x, o.buf(T, m.I), o.buf(T, m.I), o.buf(T, m.I)
 	m.gate.fwd(o, st.g, x)
 	m.up.fwd(o, st.u, x)
 	o.do(func() error { return o.be.SwiGLU(st.a, st.g, st.u) })
@@ -52,9 +52,9 @@ func (m *txMLP) fwd(o *txOps, st *mlpState, y, x *tensors.Tensor) {
 func (m *txMLP) bwdInput(o *txOps, st *mlpState, dx, dy *tensors.Tensor, acc bool) {
 	T := dy.Dim(0)
 	st.dy = dy
-	da := o.f32(T, m.I)
+	da := o.buf(T, m.I)
 	m.down.bwdInput(o, da, dy, false)
-	st.dg, st.du = o.f32(T, m.I), o.f32(T, m.I)
+	st.dg, st.du = o.buf(T, m.I), o.buf(T, m.I)
 	o.do(func() error { return o.be.SwiGLUBackward(st.dg, st.du, da, st.g, st.u) })
 	m.gate.bwdInput(o, dx, st.dg, acc)
 	m.up.bwdInput(o, dx, st.du, true)

@@ -60,7 +60,7 @@ func NewModel(p *Params, be kernels.Backend, o ModelOptions) (*Model, error) {
 		}
 		m.Decoders = append(m.Decoders, d)
 	}
-	if m.Head, err = NewHead(HeadConfig{StageConfig: sc, LossTokens: o.LossTokens, Logits: !o.NoLogits}); err != nil {
+	if m.Head, err = NewHead(HeadConfig{StageConfig: sc, LossTokens: o.LossTokens, Logits: !o.NoLogits, Aux: o.Aux}); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -94,7 +94,7 @@ type Inputs struct {
 // Outputs of Model.Run.
 type Outputs struct {
 	Loss            float32                    // Σ CE / loss tokens (no aux loss)
-	AuxLoss         float64                    // MoE aux loss (0 when off)
+	AuxLoss         float64                    // MoE aux loss, coefficient included (0 when off)
 	Logits          *tensors.Tensor            // [B, S, V] F32, host; nil with NoLogits
 	PositionIDs     *tensors.Tensor            // [3, B, S] I32, host (get_rope_index)
 	ImageEmbeds     *tensors.Tensor            // [N, D] F32, host: the spliced image features
@@ -284,9 +284,22 @@ func (m *Model) Step(mb int, in Inputs, grads bool) (out *Outputs, err error) {
 			}
 		}
 	}
-	ho, err := m.Head.Forward(mb, stages.Tensors{"hidden": act["hidden"], "labels": labels})
+	hin := stages.Tensors{"hidden": act["hidden"], "labels": labels}
+	for _, n := range []string{"router_counts", "router_probs"} {
+		if x := act[n]; x != nil {
+			hin[n] = x
+		}
+	}
+	ho, err := m.Head.Forward(mb, hin)
 	if err != nil {
 		return nil, err
+	}
+	if ho["aux_loss"] != nil {
+		a, err := m.Head.AuxLoss(mb) // the float64 value behind the F32 port
+		if err != nil {
+			return nil, err
+		}
+		out.AuxLoss += a
 	}
 	lossT, err := m.be.Download(ho["loss"])
 	if err != nil {
@@ -354,9 +367,13 @@ func (m *Model) release(mb int, visOut *tensors.Tensor) {
 	}
 	_, _ = m.Embed.saved.Take(KindEmbed, mb)
 	for _, d := range m.Decoders {
-		_, _ = d.saved.Take(KindDecoder, mb)
+		if st, err := d.saved.Take(KindDecoder, mb); err == nil {
+			d.arena.put(st.bufs)
+		}
 	}
-	_, _ = m.Head.saved.Take(KindHead, mb)
+	if st, err := m.Head.saved.Take(KindHead, mb); err == nil {
+		m.Head.arena.put(st.bufs)
+	}
 }
 
 // Grads returns the accumulated gradient of every trainable parameter by hub name (fused

@@ -108,6 +108,9 @@ func relErr(got, want []float32, keep func(i int) bool) float64 {
 		if keep != nil && !keep(i) {
 			continue
 		}
+		if g := float64(got[i]); math.IsNaN(g) || math.IsInf(g, 0) {
+			return math.Inf(1) // NaN would slip through every "e > tol" check
+		}
 		d = math.Max(d, math.Abs(float64(got[i])-float64(want[i])))
 		m = math.Max(m, math.Abs(float64(want[i])))
 	}
@@ -253,5 +256,77 @@ func TestGoldenFull(t *testing.T) {
 				t.Errorf("image_embeds rel err %.3g", e)
 			}
 		})
+	}
+}
+
+// TestGoldenHFAuxLoss: HF's pooled load-balancing loss (AuxLoss "hf") equals the reference's
+// aux_loss (stored raw, without router_aux_loss_coef) on both goldens, for one decoder stage
+// and one per layer; the reported CE loss stays the reference's loss without aux.
+func TestGoldenHFAuxLoss(t *testing.T) {
+	for _, c := range []string{"case1", "case2"} {
+		t.Run(c, func(t *testing.T) {
+			g := loadGolden(t, c)
+			want := float64(g.want["aux_loss"].F32()[0])
+			coef := g.p.Config.Text.RouterAuxLossCoef
+			L := g.p.Config.Text.NumHiddenLayers
+			var perLayer []int
+			for i := 1; i < L; i++ {
+				perLayer = append(perLayer, i)
+			}
+			for _, splits := range [][]int{nil, perLayer} {
+				m := newTestModel(t, g.p, ModelOptions{TextOnly: true, Splits: splits, Aux: AuxLoss{Type: "hf"}})
+				out := runModel(t, m, g.inputs(false), true)
+				got := out.AuxLoss / coef
+				if e := math.Abs(got-want) / math.Abs(want); e > 2e-6 {
+					t.Errorf("splits %v: aux_loss %v, want %v (rel %.2g)", splits, got, want, e)
+				} else {
+					t.Logf("splits %v: aux_loss %.8g, want %.8g (rel %.2g)", splits, got, want, e)
+				}
+				if wl := g.want["loss"].F32()[0]; math.Abs(float64(out.Loss-wl)) > 1e-5*math.Abs(float64(wl)) {
+					t.Errorf("loss %v, want %v (the aux loss is reported apart)", out.Loss, wl)
+				}
+			}
+		})
+	}
+}
+
+// TestArenaReuse runs each golden case three times on one model (the second and third runs
+// draw every buffer from the stages' arenas) with every arena buffer NaN-poisoned when
+// handed out: an op that reads an output before writing it, or a buffer returned while
+// still in use, breaks the golden comparison or the run-to-run equality.
+func TestArenaReuse(t *testing.T) {
+	txPoison = true
+	defer func() { txPoison = false }()
+	for _, c := range []string{"case1", "case2"} {
+		for _, aux := range []AuxLoss{{}, {Type: "hf"}} {
+			t.Run(c+" aux "+aux.Type, func(t *testing.T) {
+				g := loadGolden(t, c)
+				m, err := NewModel(g.p, cpu.New(), ModelOptions{TextOnly: true, Splits: []int{1}, Aux: aux})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var first *Outputs
+				for i := range 3 {
+					out, err := m.Run(g.inputs(false), i != 1) // the middle run is forward-only
+					if err != nil {
+						t.Fatal(err)
+					}
+					if i == 1 {
+						continue
+					}
+					if aux.Type == "" { // the golden gradients are without aux
+						checkGolden(t, g, out, false)
+					}
+					if first == nil {
+						first = out
+					} else {
+						sameOutputs(t, "rerun", out, first, 0)
+						if out.AuxLoss != first.AuxLoss {
+							t.Errorf("rerun: aux loss %v, first %v", out.AuxLoss, first.AuxLoss)
+						}
+					}
+				}
+			})
+		}
 	}
 }

@@ -6,6 +6,8 @@ package glm4v
 
 import (
 	"fmt"
+	"math"
+	"sync"
 
 	"github.com/glmflow/glmflow/kernels"
 	"github.com/glmflow/glmflow/stages"
@@ -46,9 +48,15 @@ func txParam(be kernels.Backend, s *Param, trainable bool) (*stages.Param, error
 // txOps runs backend calls and keeps the first error, so a layer reads as a list of ops with
 // one error check at the end. After an error, allocations return 0-element tensors and
 // further ops are skipped.
+//
+// With an arena, f32/buf/bufOf draw from it and record the tensor in *kept (the micro-batch's
+// state), which the stage returns to the arena in BackwardWeight; fresh always allocates (for
+// the tensors that leave the stage: outputs and input gradients).
 type txOps struct {
-	be  kernels.Backend
-	err error
+	be   kernels.Backend
+	err  error
+	ar   *txArena
+	kept *[]*tensors.Tensor
 }
 
 func (o *txOps) ok(err error) {
@@ -57,9 +65,49 @@ func (o *txOps) ok(err error) {
 	}
 }
 
-// f32 allocates a zeroed F32 tensor on the backend.
-func (o *txOps) f32(shape ...int) *tensors.Tensor { return o.alloc(tensors.F32, shape...) }
+// f32 returns a zeroed F32 tensor (for accumulated outputs).
+func (o *txOps) f32(shape ...int) *tensors.Tensor {
+	t, reused := o.get(tensors.F32, shape)
+	if reused {
+		o.ok(o.be.Zero(t))
+	}
+	return t
+}
 
+// buf returns an F32 tensor with unspecified contents, for outputs an op overwrites.
+func (o *txOps) buf(shape ...int) *tensors.Tensor { return o.bufOf(tensors.F32, shape...) }
+
+// bufOf is buf for any dtype.
+func (o *txOps) bufOf(dt tensors.DType, shape ...int) *tensors.Tensor {
+	t, _ := o.get(dt, shape)
+	if txPoison && o.err == nil && dt == tensors.F32 && t.Device() == tensors.CPU {
+		for i := range t.F32() {
+			t.F32()[i] = float32(math.NaN())
+		}
+	}
+	return t
+}
+
+// fresh allocates a zeroed tensor outside the arena (it may outlive the micro-batch).
+func (o *txOps) fresh(shape ...int) *tensors.Tensor { return o.alloc(tensors.F32, shape...) }
+
+func (o *txOps) get(dt tensors.DType, shape []int) (t *tensors.Tensor, reused bool) {
+	if o.err != nil {
+		return tensors.New(dt, make([]int, len(shape))...), false
+	}
+	if o.ar == nil {
+		return o.alloc(dt, shape...), false
+	}
+	t, reused, err := o.ar.get(o.be, dt, shape)
+	if err != nil {
+		o.ok(err)
+		return tensors.New(dt, make([]int, len(shape))...), false
+	}
+	*o.kept = append(*o.kept, t)
+	return t, reused
+}
+
+// alloc allocates a zeroed tensor on the backend (no arena).
 func (o *txOps) alloc(dt tensors.DType, shape ...int) *tensors.Tensor {
 	if o.err == nil {
 		t, err := o.be.Alloc(dt, shape...)
@@ -69,6 +117,57 @@ func (o *txOps) alloc(dt tensors.DType, shape ...int) *tensors.Tensor {
 		o.ok(err)
 	}
 	return tensors.New(dt, make([]int, len(shape))...)
+}
+
+// txPoison (tests) fills every buf with NaN, so an op that reads an output before writing it
+// shows up in the results.
+var txPoison bool
+
+// txArena recycles a stage's activation and scratch buffers across micro-batches and steps,
+// by dtype and element count (a buffer comes back reshaped as asked). It only grows: its size
+// is the stage's peak of live micro-batch buffers.
+type txArena struct {
+	mu   sync.Mutex
+	free map[txArenaKey][]*tensors.Tensor
+}
+
+type txArenaKey struct {
+	dt tensors.DType
+	n  int
+}
+
+func (a *txArena) get(be kernels.Backend, dt tensors.DType, shape []int) (*tensors.Tensor, bool, error) {
+	n, err := tensors.NumelOf(shape)
+	if err != nil {
+		return nil, false, err
+	}
+	k := txArenaKey{dt, int(n)}
+	a.mu.Lock()
+	l := a.free[k]
+	var t *tensors.Tensor
+	if len(l) > 0 {
+		t, a.free[k] = l[len(l)-1], l[:len(l)-1]
+	}
+	a.mu.Unlock()
+	if t == nil {
+		t, err = be.Alloc(dt, shape...)
+		return t, false, err
+	}
+	t, err = t.Reshape(shape...)
+	return t, true, err
+}
+
+// put returns buffers (each at most once per get).
+func (a *txArena) put(ts []*tensors.Tensor) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.free == nil {
+		a.free = map[txArenaKey][]*tensors.Tensor{}
+	}
+	for _, t := range ts {
+		k := txArenaKey{t.DType(), t.Numel()}
+		a.free[k] = append(a.free[k], t)
+	}
 }
 
 // view reshapes t (a view); on error it records it and returns t.
@@ -239,4 +338,53 @@ func newTxLayout(mask []int32, B, S int) (txLayout, error) {
 		}
 	}
 	return l, nil
+}
+
+// runs lists the maximal row ranges [a, b) of attention_mask-1 tokens.
+func (l *txLayout) runs() [][2]int {
+	T := l.B * l.S
+	if l.keyPad == nil {
+		return [][2]int{{0, T}}
+	}
+	var rs [][2]int
+	for i := 0; i < T; {
+		if l.keyPad[i] {
+			i++
+			continue
+		}
+		j := i
+		for j < T && !l.keyPad[j] {
+			j++
+		}
+		rs = append(rs, [2]int{i, j})
+		i = j
+	}
+	return rs
+}
+
+// txHostF64 reads an F64 tensor's values (a copy on non-CPU backends).
+func txHostF64(be kernels.Backend, t *tensors.Tensor) ([]float64, error) {
+	if t.Device() == tensors.CPU && t.Bytes() != nil {
+		return t.F64(), nil
+	}
+	h, err := be.Download(t)
+	if err != nil {
+		return nil, err
+	}
+	return h.F64(), nil
+}
+
+// upF64 uploads host float64 values.
+func (o *txOps) upF64(v []float64, shape ...int) *tensors.Tensor {
+	if o.err != nil {
+		return tensors.New(tensors.F64, make([]int, len(shape))...)
+	}
+	h := tensors.New(tensors.F64, shape...)
+	copy(h.F64(), v)
+	t, err := o.be.Upload(h)
+	if err != nil {
+		o.ok(err)
+		return h
+	}
+	return t
 }

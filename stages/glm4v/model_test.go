@@ -33,7 +33,7 @@ func runModel(t testing.TB, m *Model, in Inputs, grads bool) *Outputs {
 // sameOutputs requires loss, logits and every gradient to agree within rel (0: bitwise).
 func sameOutputs(t *testing.T, what string, a, b *Outputs, rel float64) {
 	t.Helper()
-	if e := math.Abs(float64(a.Loss - b.Loss)); e > rel*math.Abs(float64(b.Loss)) {
+	if e := math.Abs(float64(a.Loss - b.Loss)); !(e <= rel*math.Abs(float64(b.Loss))) {
 		t.Errorf("%s: loss %v vs %v", what, a.Loss, b.Loss)
 	}
 	if a.Logits != nil && b.Logits != nil {
@@ -61,10 +61,19 @@ func sameOutputs(t *testing.T, what string, a, b *Outputs, rel float64) {
 func TestSplitEqualsUnsplit(t *testing.T) {
 	g := loadGolden(t, "case1")
 	in := g.inputs(true)
-	want := runModel(t, newTestModel(t, g.p, ModelOptions{}), in, true)
-	for _, splits := range [][]int{{1}, {1, 2}, {2}} {
-		got := runModel(t, newTestModel(t, g.p, ModelOptions{Splits: splits}), in, true)
-		sameOutputs(t, "splits "+strings.Trim(strings.Join(strings.Fields(fmtInts(splits)), ","), "[]"), got, want, 0)
+	for _, aux := range []AuxLoss{{}, {Type: "hf", Coeff: 0.5}} {
+		want := runModel(t, newTestModel(t, g.p, ModelOptions{Aux: aux}), in, true)
+		if aux.Type != "" && !(want.AuxLoss > 0) {
+			t.Errorf("aux %q: aux loss %v", aux.Type, want.AuxLoss)
+		}
+		for _, splits := range [][]int{{1}, {1, 2}, {2}} {
+			got := runModel(t, newTestModel(t, g.p, ModelOptions{Splits: splits, Aux: aux}), in, true)
+			what := "aux " + aux.Type + " splits " + strings.Trim(strings.Join(strings.Fields(fmtInts(splits)), ","), "[]")
+			sameOutputs(t, what, got, want, 0)
+			if got.AuxLoss != want.AuxLoss {
+				t.Errorf("%s: aux loss %v, want %v", what, got.AuxLoss, want.AuxLoss)
+			}
+		}
 	}
 }
 
@@ -334,6 +343,54 @@ func TestFiniteDifferencesTextWithAux(t *testing.T) {
 		func(o *Outputs) float64 { return float64(o.Loss) + o.AuxLoss })
 }
 
+// TestFiniteDifferencesTextWithHFAux checks the text stages with HF's pooled aux loss on
+// (coefficient 0.5 so its gradient is visible next to the CE's), split over two decoder
+// stages, by central differences of loss + aux.
+func TestFiniteDifferencesTextWithHFAux(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow")
+	}
+	g := loadGolden(t, "case1")
+	fdCheck(t, g, ModelOptions{TextOnly: true, Splits: []int{2}, Aux: AuxLoss{Type: "hf", Coeff: 0.5}},
+		func(o *Outputs) float64 { return float64(o.Loss) + o.AuxLoss })
+}
+
+// TestHFAuxOnlyGradient: with the CE gradient scaled away (dOut["loss"] = 0) the router
+// weights' gradients are the aux loss's alone; they match central differences of the aux
+// value, which is smooth in the router weights while no routing choice flips.
+func TestHFAuxOnlyGradient(t *testing.T) {
+	g := loadGolden(t, "case2")
+	in := g.inputs(false)
+	for _, splits := range [][]int{nil, {1}} {
+		m := newTestModel(t, g.p, ModelOptions{TextOnly: true, Splits: splits, Aux: AuxLoss{Type: "hf", Coeff: 1, GradScale: 2}})
+		base := runModel(t, m, in, true) // CE + 2·aux gradients
+		m0 := newTestModel(t, g.p, ModelOptions{TextOnly: true, Splits: splits})
+		ce := runModel(t, m0, in, true)
+		for _, l := range g.p.Language.Layers {
+			if l.MoE == nil {
+				continue
+			}
+			slot := &l.MoE.Gate.Weight
+			x := slot.T.F32()
+			ga, gc := base.Grads[slot.Name].F32(), ce.Grads[slot.Name].F32()
+			for _, i := range []int{0, len(x) / 3, len(x) - 1} {
+				const eps = 1e-3
+				orig := x[i]
+				x[i] = orig + eps
+				ap := runModel(t, m, in, false).AuxLoss
+				x[i] = orig - eps
+				am := runModel(t, m, in, false).AuxLoss
+				x[i] = orig
+				fd := 2 * (ap - am) / (2 * eps)
+				an := float64(ga[i] - gc[i])
+				if math.Abs(fd-an) > 1e-4+1e-2*math.Abs(an) {
+					t.Errorf("splits %v: %s[%d]: aux gradient %.6g, finite difference %.6g", splits, slot.Name, i, an, fd)
+				}
+			}
+		}
+	}
+}
+
 // TestTinyModelRuns loads the embedded bf16 tiny model and runs an image batch end to end.
 func TestTinyModelRuns(t *testing.T) {
 	dir := filepath.Join("..", "..", "testdata", "tiny")
@@ -458,5 +515,26 @@ func TestRopeIndexWorkedExample(t *testing.T) {
 	}
 	if _, _, err := RopeIndex(&cfg, []int32{13}, []int32{1}, 1, 1, [][3]int32{{1, 2, 2}}); err == nil || !strings.Contains(err.Error(), "video") {
 		t.Errorf("video token: %v", err)
+	}
+}
+
+// TestNoLogitsSkipsRowsWithoutLoss: without a logits output the head runs lm_head only on the
+// rows with a target; loss and gradients equal the full-logits run (case1 has prompt, image
+// and padding rows with label −100), also when the arena buffers are reused.
+func TestNoLogitsSkipsRowsWithoutLoss(t *testing.T) {
+	txPoison = true
+	defer func() { txPoison = false }()
+	for _, c := range []string{"case1", "case2"} {
+		g := loadGolden(t, c)
+		in := g.inputs(false)
+		want := runModel(t, newTestModel(t, g.p, ModelOptions{TextOnly: true}), in, true)
+		m := newTestModel(t, g.p, ModelOptions{TextOnly: true, NoLogits: true})
+		for range 2 {
+			got := runModel(t, m, in, true)
+			if got.Logits != nil {
+				t.Fatal("NoLogits run returned logits")
+			}
+			sameOutputs(t, c+" NoLogits", got, want, 2e-6)
+		}
 	}
 }

@@ -2,6 +2,7 @@ package glm4v
 
 import (
 	"fmt"
+	"math"
 
 	"github.com/glmflow/glmflow/kernels"
 	kmoe "github.com/glmflow/glmflow/kernels/moe"
@@ -9,38 +10,57 @@ import (
 	"github.com/glmflow/glmflow/tensors"
 )
 
-// AuxLoss selects the optional MoE load-balancing loss of the decoder stages. Off by default
-// (HF trains GLM-4.5V without it unless output_router_logits=True).
+// AuxLoss selects the optional MoE load-balancing loss. Off by default (HF trains GLM-4.5V
+// without it unless output_router_logits=True).
 type AuxLoss struct {
-	// Type: "" or "none": no aux loss; "seq": Megatron-Core's seq_aux_loss (what
-	// Megatron-Bridge configures for GLM-4.5V, coefficient 1e-3): per MoE layer and sequence,
-	// coeff · Σ_e cost[b,e]·P[b,e] averaged over the B sequences (kernels/moe.SeqAuxLoss), on
-	// the normalised sigmoid scores, its gradient reaching the router weight and the input.
+	// Type: "" or "none": no aux loss.
+	//
+	// "seq": Megatron-Core's seq_aux_loss (what Megatron-Bridge configures for GLM-4.5V,
+	// coefficient 1e-3): per MoE layer and sequence, coeff · Σ_e cost[b,e]·P[b,e] averaged over
+	// the B sequences (kernels/moe.SeqAuxLoss), on the normalised sigmoid scores, its gradient
+	// reaching the router weight and the input. Each decoder stage computes its layers' terms.
+	//
+	// "hf": HF's load_balancing_loss_func (glm45v.md §7.1; coefficient router_aux_loss_coef,
+	// 1e-4): softmax of the raw router logits, top-k, pooled over all MoE layers and the
+	// attention-mask-1 tokens, coeff · E · Σ_e (counts[e]/N)·(probSum[e]/N) with N = layers ×
+	// tokens. The pooled form does not factorise over layers, so the decoder stages pass the
+	// running totals router_counts / router_probs [E] (F64, summed in layer order: any split
+	// gives the numbers of the unsplit model) and the head computes the loss (port aux_loss);
+	// the head's gradient of router_probs, coeff·E·counts/N² (times GradScale), flows back
+	// through the decoders to every MoE layer's router logits.
 	Type string
-	// Coeff is the coefficient; 0: the type's default (seq: 1e-3).
+	// Coeff is the coefficient; 0: the type's default (seq: 1e-3; hf: the config's
+	// router_aux_loss_coef).
 	Coeff float64
 	// GradScale multiplies the aux gradient (Megatron's MoEAuxLossAutoScaler scale, e.g.
 	// 1/micro-batches so the aux term is averaged over the global batch); 0: 1.
 	GradScale float32
 }
 
-func (a AuxLoss) validate() (AuxLoss, error) {
+// hf reports whether a is HF's pooled loss (after validate).
+func (a AuxLoss) hf() bool { return a.Type == "hf" }
+
+// validate fills the defaults; hfCoeff is the config's router_aux_loss_coef.
+func (a AuxLoss) validate(hfCoeff float64) (AuxLoss, error) {
 	switch a.Type {
 	case "", "none":
 		return AuxLoss{}, nil
-	case "seq":
+	case "seq", "hf":
 		if a.Coeff == 0 {
 			a.Coeff = 1e-3
+			if a.Type == "hf" {
+				a.Coeff = hfCoeff
+			}
 		}
 		if a.GradScale == 0 {
 			a.GradScale = 1
 		}
-		if !(a.Coeff > 0) {
-			return a, fmt.Errorf("aux loss coefficient %v: want > 0", a.Coeff)
+		if !(a.Coeff > 0) || math.IsInf(a.Coeff, 0) {
+			return a, fmt.Errorf("%s aux loss coefficient %v: want > 0", a.Type, a.Coeff)
 		}
 		return a, nil
 	}
-	return a, fmt.Errorf("aux loss type %q: want \"none\" or \"seq\"", a.Type)
+	return a, fmt.Errorf("aux loss type %q: want \"none\", \"seq\" or \"hf\"", a.Type)
 }
 
 // txMoE is the routed + shared expert block (glm45v.md §3.7): sigmoid router with selection
@@ -65,6 +85,13 @@ type moeState struct {
 	dYPerm, dgu, dLogits            *tensors.Tensor
 	auxCounts                       []int32 // [B·E] seq aux loss routing counts
 	auxLoss                         float64
+}
+
+// routerStats are the running totals of HF's pooled aux loss over the MoE layers so far, in
+// layer order: counts[e] top-k hits and probs[e] Σ softmax(logits)[e] over the attention-mask-1
+// tokens (kernels/moe.LoadBalanceStats).
+type routerStats struct {
+	counts, probs []float64 // [E]
 }
 
 func newTxMoE(c StageConfig, m *MoE, aux AuxLoss) (*txMoE, error) {
@@ -108,34 +135,80 @@ func (m *txMoE) params() []*stages.Param {
 //	logits, scores [T, E]; topIdx [T, k] I32; topW [T, k]
 //	offs [E+1], rowSrc, pos [T·k] (I32): the expert-sorted permutation
 //	xPerm [T·k, D] → gu [T·k, 2F] → a [T·k, F] → yPerm [T·k, D] → Σ_k topW·yPerm = routed [T, D]
-func (m *txMoE) fwd(o *txOps, st *moeState, y, x *tensors.Tensor, lay *txLayout) {
+//
+// With the hf aux loss, rs accumulates this layer's router statistics.
+func (m *txMoE) fwd(o *txOps, st *moeState, y, x *tensors.Tensor, lay *txLayout, rs *routerStats) {
 	be := o.be
 	T, D, E, k := x.Dim(0), x.Dim(1), m.E, m.k
 	st.x = x
-	st.logits, st.scores = o.f32(T, E), o.f32(T, E)
-	st.topIdx, st.topW = o.alloc(tensors.I32, T, k), o.f32(T, k)
+	st.logits, st.scores = o.buf(T, E), o.buf(T, E)
+	st.topIdx, st.topW = o.bufOf(tensors.I32, T, k), o.buf(T, k)
 	o.do(func() error {
 		return be.Router(st.logits, st.scores, st.topIdx, st.topW, x, m.gate.Value, m.bias.Value, m.ro)
 	})
-	st.offs, st.rowSrc, st.pos = o.alloc(tensors.I32, E+1), o.alloc(tensors.I32, T*k), o.alloc(tensors.I32, T*k)
+	st.offs, st.rowSrc, st.pos = o.bufOf(tensors.I32, E+1), o.bufOf(tensors.I32, T*k), o.bufOf(tensors.I32, T*k)
 	o.do(func() error { return be.Permutation(st.offs, st.rowSrc, st.pos, st.topIdx) })
-	st.xPerm = o.f32(T*k, D)
+	st.xPerm = o.buf(T*k, D)
 	o.do(func() error { return be.Permute(st.xPerm, x, st.rowSrc) })
-	st.gu = o.f32(T*k, 2*m.F)
+	st.gu = o.buf(T*k, 2*m.F)
 	o.do(func() error { return be.GroupedLinear(st.gu, st.xPerm, m.gateUp.Value, st.offs) })
-	st.a = o.f32(T*k, m.F)
+	st.a = o.buf(T*k, m.F)
 	o.do(func() error { return be.SwiGLUFused(st.a, st.gu) })
-	st.yPerm = o.f32(T*k, D)
+	st.yPerm = o.buf(T*k, D)
 	o.do(func() error { return be.GroupedLinear(st.yPerm, st.a, m.down.Value, st.offs) })
 	o.do(func() error { return be.Unpermute(y, st.yPerm, st.pos, st.topW) })
 	if m.shared != nil {
-		s := o.f32(T, D)
+		s := o.buf(T, D)
 		m.shared.fwd(o, &st.shared, s, x)
 		o.do(func() error { return be.Add(y, y, s) })
 	}
-	if m.aux.Type == "seq" {
+	switch m.aux.Type {
+	case "seq":
 		o.do(func() error { return m.seqAux(be, st, lay) })
+	case "hf":
+		o.do(func() error {
+			lg, err := txHostF32(be, st.logits)
+			if err != nil {
+				return err
+			}
+			for _, r := range lay.runs() {
+				if err := kmoe.LoadBalanceStats(r[1]-r[0], E, k, lg[r[0]*E:r[1]*E], rs.counts, rs.probs); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
+}
+
+// hfAuxBackward returns the gradient [T, E] of the hf aux loss w.r.t. this layer's router
+// logits, given g [E], the gradient of the pooled probability sums (the head's
+// coeff·E·counts/N² times the gradient scale): per attention-mask-1 row dl = p ⊙ (g − Σ g·p),
+// p = softmax(logits); padding rows 0.
+func (m *txMoE) hfAuxBackward(o *txOps, st *moeState, lay *txLayout, g []float64) *tensors.Tensor {
+	T, E := st.logits.Dim(0), m.E
+	var d *tensors.Tensor
+	o.do(func() error {
+		lg, err := txHostF32(o.be, st.logits)
+		if err != nil {
+			return err
+		}
+		// LoadBalanceLossBackward's row gradient is dLoss·E·counts[e]/N²: with N = 1 and
+		// dLoss = 1, counts = g/E gives g.
+		c := make([]float64, E)
+		for e := range E {
+			c[e] = g[e] / float64(E)
+		}
+		dl := make([]float32, T*E)
+		for _, r := range lay.runs() {
+			if err := kmoe.LoadBalanceLossBackward(r[1]-r[0], E, 1, lg[r[0]*E:r[1]*E], c, 1, dl[r[0]*E:r[1]*E]); err != nil {
+				return err
+			}
+		}
+		d = o.upF32(dl, T, E)
+		return nil
+	})
+	return d
 }
 
 // seqAux computes the seq_aux_loss value and routing counts from the scores (host side).
@@ -160,18 +233,19 @@ func txHostF32(be kernels.Backend, t *tensors.Tensor) ([]float32, error) {
 	return h.F32(), nil
 }
 
-// bwdInput writes dx [T, D] (overwritten) from dy [T, D].
-func (m *txMoE) bwdInput(o *txOps, st *moeState, dx, dy *tensors.Tensor, lay *txLayout) {
+// bwdInput writes dx [T, D] (overwritten) from dy [T, D]; auxG [E] is the hf aux loss's
+// gradient of the pooled probability sums (nil without it).
+func (m *txMoE) bwdInput(o *txOps, st *moeState, dx, dy *tensors.Tensor, lay *txLayout, auxG []float64) {
 	be := o.be
 	T, D, E, k := dy.Dim(0), dy.Dim(1), m.E, m.k
-	st.dYPerm = o.f32(T*k, D)
-	dTopW := o.f32(T, k)
+	st.dYPerm = o.buf(T*k, D)
+	dTopW := o.buf(T, k)
 	o.do(func() error { return be.UnpermuteBackward(st.dYPerm, dTopW, dy, st.yPerm, st.pos, st.topW) })
-	da := o.f32(T*k, m.F)
+	da := o.buf(T*k, m.F)
 	o.do(func() error { return be.GroupedLinearBackwardInput(da, st.dYPerm, m.down.Value, st.offs) })
-	st.dgu = o.f32(T*k, 2*m.F)
+	st.dgu = o.buf(T*k, 2*m.F)
 	o.do(func() error { return be.SwiGLUFusedBackward(st.dgu, da, st.gu) })
-	dxPerm := o.f32(T*k, D)
+	dxPerm := o.buf(T*k, D)
 	o.do(func() error { return be.GroupedLinearBackwardInput(dxPerm, st.dgu, m.gateUp.Value, st.offs) })
 	o.do(func() error { return be.PermuteBackward(dx, dxPerm, st.pos) })
 	var dScores *tensors.Tensor
@@ -189,12 +263,16 @@ func (m *txMoE) bwdInput(o *txOps, st *moeState, dx, dy *tensors.Tensor, lay *tx
 			return nil
 		})
 	}
-	st.dLogits = o.f32(T, E)
-	dxr := o.f32(T, D)
+	st.dLogits = o.buf(T, E)
 	o.do(func() error {
-		return be.RouterBackward(dxr, nil, st.dLogits, dTopW, dScores, st.x, m.gate.Value, st.scores, st.topIdx, m.ro)
+		return be.RouterBackward(nil, nil, st.dLogits, dTopW, dScores, st.x, m.gate.Value, st.scores, st.topIdx, m.ro)
 	})
-	o.do(func() error { return be.Add(dx, dx, dxr) })
+	if m.aux.hf() && auxG != nil {
+		da := m.hfAuxBackward(o, st, lay, auxG)
+		o.do(func() error { return be.Add(st.dLogits, st.dLogits, da) })
+	}
+	// dx += dLogits·W_gate (the router's input gradient, aux terms included).
+	o.do(func() error { return be.Matmul(dx, st.dLogits, m.gate.Value, kernels.MatmulOpts{Beta: 1}) })
 	if m.shared != nil {
 		m.shared.bwdInput(o, &st.shared, dx, dy, true)
 	}
