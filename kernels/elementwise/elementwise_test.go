@@ -108,7 +108,7 @@ func TestSwiGLUVsReference(t *testing.T) {
 
 func TestSwiGLUFused(t *testing.T) {
 	forEachPath(t, func(t *testing.T) {
-		for _, sh := range [][2]int{{1, 1}, {3, 5}, {17, 64}, {64, 300}, {129, 688}} {
+		for _, sh := range [][2]int{{1, 1}, {3, 5}, {17, 64}, {64, 300}, {129, 688}, {4, 1600}} {
 			T, F := sh[0], sh[1]
 			r := kerneltest.RNG(uint64(T*1000 + F))
 			gu := kerneltest.Uniform(r, 2*T*F, -8, 8)
@@ -134,7 +134,8 @@ func TestSwiGLUFused(t *testing.T) {
 				t.Fatal(err)
 			}
 			kerneltest.Close(t, name+" backward", dgu, wd, relTol(wd, 8, func(i int) float64 { return 64 }))
-			// The fused kernels are the unfused ones applied to the two halves: identical bits.
+			// The fused kernels are the unfused ones applied to the two halves: identical bits (F ≤
+			// twoPassMaxF reads each row in two passes, F = 1600 in one).
 			for tt := range T {
 				o := make([]float32, F)
 				_ = SwiGLU(o, gu[2*tt*F:2*tt*F+F], gu[2*tt*F+F:2*(tt+1)*F])

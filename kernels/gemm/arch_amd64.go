@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 package gemm
 
 // Path detection and the Go side of the amd64 assembly (kernels_amd64.go is generated).

@@ -1,5 +1,5 @@
-//go:build !amd64
+//go:build !amd64 || purego
 
 package gemm
 
-// Only the portable path exists off amd64.
+// Only the portable path exists off amd64 and in purego builds.

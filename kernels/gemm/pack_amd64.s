@@ -1,3 +1,5 @@
+//go:build amd64 && !purego
+
 #include "textflag.h"
 
 // func transpose8x8(dst, src *float32, ds, ls, r8, c8 int)
