@@ -20,7 +20,8 @@ import (
 	"github.com/glmflow/glmflow/tensors"
 )
 
-// visMergerAct is the head's forward activations.
+// visMergerAct is the head's forward activations; zc, ds, gl and s are read only by GEMMs and
+// are kept as GEMM operands (bf16 in bf16 mode).
 type visMergerAct struct {
 	zc         *tensors.Tensor // [M, Dv·m²] merge blocks, channel-major (downsample input)
 	ds         *tensors.Tensor // [M, Do] downsample output = merger proj input
@@ -36,7 +37,8 @@ func (a *visMergerAct) dropForWeight() {
 	a.pr, a.mean, a.rstd, a.ln, a.g, a.u = nil, nil, nil, nil, nil, nil
 }
 
-// visMergerBack is what the head's BackwardInput leaves for its BackwardWeight.
+// visMergerBack is what the head's BackwardInput leaves for its BackwardWeight (the linear
+// layers' output gradients as GEMM operands).
 type visMergerBack struct {
 	dout   *tensors.Tensor // [M, Do] d(image_embeds) = down_proj output gradient
 	dg, du *tensors.Tensor // [M, Iv]
@@ -44,6 +46,7 @@ type visMergerBack struct {
 	dlnB   *tensors.Tensor // [Do] LayerNorm bias gradient
 	dpr    *tensors.Tensor // [M, Do] proj output gradient
 	dds    *tensors.Tensor // [M, Do] downsample output gradient
+	ddsB   *tensors.Tensor // [Do] downsample bias gradient; nil without the bias
 }
 
 // mergeT transposes every [m², Dv] block of x [M·m², Dv] into y [M, Dv·m²] (or back when
@@ -67,22 +70,27 @@ func (s *VisionStage) mergerForward(o *visOps, a *visMergerAct, st *visMB, z *te
 	c := &s.cfg
 	M, Dv, Do, Iv := st.lay.M, c.HiddenSize, c.OutHiddenSize, c.IntermediateSize
 	m2 := c.SpatialMergeSize * c.SpatialMergeSize
-	w := &s.w
-	a.zc = o.f32(M, Dv*m2)
-	s.mergeT(o, a.zc, z, false)
-	a.ds = o.f32(M, Do)
-	o.linear(a.ds, a.zc, w.downW, w.downB)
+	w := st.w
+	zc := o.f32(M, Dv*m2)
+	s.mergeT(o, zc, z, false)
+	a.zc = o.gemmIn(zc)
+	ds := o.f32(M, Do)
+	o.linear(ds, a.zc, w.downW, w.downB)
+	a.ds = o.gemmIn(ds)
 	a.pr = o.f32(M, Do)
 	o.linear(a.pr, a.ds, w.mProj, nil)
 	a.ln, a.mean, a.rstd = o.f32(M, Do), o.f32(M), o.f32(M)
 	o.do(func() error { return s.be.LayerNorm(a.ln, a.mean, a.rstd, a.pr, w.lnW, w.lnB, visLNEps) })
-	a.gl = o.f32(M, Do)
-	o.do(func() error { return s.be.GELU(a.gl, a.ln) })
-	a.g, a.u, a.s = o.f32(M, Iv), o.f32(M, Iv), o.f32(M, Iv)
+	gl := o.f32(M, Do)
+	o.do(func() error { return s.be.GELU(gl, a.ln) })
+	a.gl = o.gemmIn(gl)
+	a.g, a.u = o.f32(M, Iv), o.f32(M, Iv)
 	o.linear(a.g, a.gl, w.mGate, nil)
 	o.linear(a.u, a.gl, w.mUp, nil)
-	o.do(func() error { return s.be.SwiGLU(a.s, a.g, a.u) })
-	out := o.f32(M, Do)
+	sw := o.f32(M, Iv)
+	o.do(func() error { return s.be.SwiGLU(sw, a.g, a.u) })
+	a.s = o.gemmIn(sw)
+	out := o.zeros(M, Do) // the stage's output: the caller's, never recycled
 	o.linear(out, a.s, w.mDown, nil)
 	return out
 }
@@ -92,23 +100,28 @@ func (s *VisionStage) mergerBackward(o *visOps, b *visMergerBack, a *visMergerAc
 	c := &s.cfg
 	P, M, Dv, Do, Iv := st.lay.P, st.lay.M, c.HiddenSize, c.OutHiddenSize, c.IntermediateSize
 	m2 := c.SpatialMergeSize * c.SpatialMergeSize
-	w := &s.w
-	b.dout = dOut
+	w := st.w
+	b.dout = o.gemmIn(dOut)
 	dsw := o.f32(M, Iv)
-	o.linearDX(dsw, dOut, w.mDown, false)
-	b.dg, b.du = o.f32(M, Iv), o.f32(M, Iv)
-	o.do(func() error { return s.be.SwiGLUBackward(b.dg, b.du, dsw, a.g, a.u) })
+	o.linearDX(dsw, b.dout, w.mDown, false)
+	dg, du := o.f32(M, Iv), o.f32(M, Iv)
+	o.do(func() error { return s.be.SwiGLUBackward(dg, du, dsw, a.g, a.u) })
+	b.dg, b.du = o.gemmIn(dg), o.gemmIn(du)
 	dgl := o.f32(M, Do)
 	o.linearDX(dgl, b.dg, w.mGate, false)
 	o.linearDX(dgl, b.du, w.mUp, true)
 	dln := o.f32(M, Do)
 	o.do(func() error { return s.be.GELUBackward(dln, dgl, a.ln) })
-	b.dpr, b.dlnW, b.dlnB = o.f32(M, Do), o.f32(Do), o.f32(Do)
+	dpr := o.f32(M, Do)
+	b.dlnW, b.dlnB = o.zeros(Do), o.zeros(Do)
 	o.do(func() error {
-		return s.be.LayerNormBackward(b.dpr, b.dlnW, b.dlnB, dln, a.pr, w.lnW, a.mean, a.rstd)
+		return s.be.LayerNormBackward(dpr, b.dlnW, b.dlnB, dln, a.pr, w.lnW, a.mean, a.rstd)
 	})
-	b.dds = o.f32(M, Do)
-	o.linearDX(b.dds, b.dpr, w.mProj, false)
+	b.dpr = o.gemmIn(dpr)
+	dds := o.f32(M, Do)
+	o.linearDX(dds, b.dpr, w.mProj, false)
+	b.ddsB = o.biasGrad(w.downB, dds)
+	b.dds = o.gemmIn(dds)
 	dzc := o.f32(M, Dv*m2)
 	o.linearDX(dzc, b.dds, w.downW, false)
 	dz := o.f32(P, Dv)
@@ -119,11 +132,12 @@ func (s *VisionStage) mergerBackward(o *visOps, b *visMergerBack, a *visMergerAc
 // mergerWeightGrads accumulates the head's parameter gradients into s.g.
 func (s *VisionStage) mergerWeightGrads(o *visOps, a *visMergerAct, b *visMergerBack) {
 	g := s.g
-	o.linearDW(g.downW, g.downB, b.dds, a.zc)
-	o.linearDW(g.mProj, nil, b.dpr, a.ds)
+	o.linearDW(g.downW, b.dds, a.zc)
+	o.acc(g.downB, b.ddsB)
+	o.linearDW(g.mProj, b.dpr, a.ds)
 	o.acc(g.lnW, b.dlnW)
 	o.acc(g.lnB, b.dlnB)
-	o.linearDW(g.mGate, nil, b.dg, a.gl)
-	o.linearDW(g.mUp, nil, b.du, a.gl)
-	o.linearDW(g.mDown, nil, b.dout, a.s)
+	o.linearDW(g.mGate, b.dg, a.gl)
+	o.linearDW(g.mUp, b.du, a.gl)
+	o.linearDW(g.mDown, b.dout, a.s)
 }

@@ -9,11 +9,13 @@ package glm4v
 // uploaded.
 //
 // Non-goals: image preprocessing (pixel_values come patchified, glm45v.md §5.3), splicing the
-// features into the token stream (the embed stage), bf16 compute, dropout (attention_dropout
-// is 0 in every GLM-4.5V config).
+// features into the token stream (the embed stage), bf16 storage of master weights or
+// activations outside the GEMMs (Precision "bf16" is mixed precision: vision_precision.go),
+// dropout (attention_dropout is 0 in every GLM-4.5V config).
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/glmflow/glmflow/kernels"
 	"github.com/glmflow/glmflow/kernels/gridsample"
@@ -53,6 +55,12 @@ type VisionStageConfig struct {
 	// tables) and recomputes them in BackwardInput: less memory, one more forward. Also
 	// settable with SetRecompute (stages.Recomputer).
 	Recompute bool
+	// Precision is the GEMM precision: "fp32" (or "", the default) or "bf16", mixed precision:
+	// every Linear/Conv GEMM (forward, input and weight gradient) takes bf16 operands with fp32
+	// accumulation and fp32 outputs; master weights, gradients and all other math stay fp32.
+	// The bf16 weight copies are cached and refresh by themselves at a Forward that finds no
+	// micro-batch in flight (see vision_precision.go and InvalidateCaches).
+	Precision string
 }
 
 // VisionStage is the vision tower as a stage:
@@ -77,6 +85,11 @@ type VisionStageConfig struct {
 // the caller zeroes them (Backend.Zero). The fused qkv weight is one Param
 // (…attn.qkv.weight [3·Dv, Dv]); the stage writes its q/k/v row blocks through views.
 //
+// Precision "bf16" (vision_precision.go) runs every Linear/Conv GEMM on bf16 operands with fp32
+// accumulation and keeps everything else fp32; the bf16 weight copies refresh by themselves at
+// a Forward that finds no micro-batch in flight, or after InvalidateCaches. In both precisions
+// activation buffers are recycled across micro-batches (vision_pool.go).
+//
 // Concurrency: Forward and BackwardInput of different micro-batches may run on different
 // goroutines at once; BackwardWeight calls share the accumulators and must not overlap each
 // other. SetRecompute applies to later Forward calls.
@@ -97,6 +110,15 @@ type VisionStage struct {
 	g      *visWeights     // gradient accumulators; nil until the first BackwardWeight
 	eye    *tensors.Tensor // [m², m²] identity: the exact batched transpose of merge blocks
 	saved  stages.Saved[*visMB]
+	pool   visPool // recycled activation buffers
+
+	// Mixed precision (vision_precision.go).
+	prec      visPrec
+	gemmSlots []int      // params indices of the GEMM weights
+	mu        sync.Mutex // guards gen, live, dirty
+	gen       *visGen    // current low-precision GEMM weights; nil in fp32 mode
+	live      int        // micro-batches holding gen (Forward to BackwardWeight)
+	dirty     bool       // InvalidateCaches was called
 }
 
 var (
@@ -140,8 +162,12 @@ func NewVisionStage(c VisionStageConfig) (*VisionStage, error) {
 	if err := c.Params.Check(SelectVision()); err != nil {
 		return nil, fmt.Errorf("%s: %w", VisionKind, err)
 	}
+	prec, err := parsePrecision(c.Precision)
+	if err != nil {
+		return nil, err
+	}
 	s := &VisionStage{cfg: c.Params.Config.Vision, tree: c.Params.Visual, be: c.Backend, frozen: c.Frozen, recompute: c.Recompute,
-		index: map[*Param]int{}}
+		index: map[*Param]int{}, prec: prec}
 	for _, slot := range c.Params.Select(SelectVision()) {
 		v := slot.T
 		if v.Device() != c.Backend.Device() {
@@ -154,9 +180,11 @@ func NewVisionStage(c VisionStageConfig) (*VisionStage, error) {
 		s.slots = append(s.slots, slot)
 		s.params = append(s.params, &stages.Param{Name: slot.Name, Value: v, Trainable: !c.Frozen})
 	}
-	var err error
 	if s.w, err = s.resolve(c.Params.Visual, func(i int) *tensors.Tensor { return s.params[i].Value }); err != nil {
 		return nil, err
+	}
+	for _, p := range gemmParams(c.Params.Visual) {
+		s.gemmSlots = append(s.gemmSlots, s.index[p])
 	}
 	m2 := s.cfg.SpatialMergeSize * s.cfg.SpatialMergeSize
 	eye := tensors.New(tensors.F32, m2, m2)
@@ -296,11 +324,14 @@ func newVisLayout(thw []int32, P, m int) (visLayout, error) {
 // visMB is what a micro-batch keeps from Forward to BackwardWeight.
 type visMB struct {
 	lay      visLayout
+	w        *visWeights     // the weights it computes with (GEMM weights in the GEMM precision)
 	pix      *tensors.Tensor // [P, C·Tp·p·p] the input (referenced, not copied)
+	pixG     *tensors.Tensor // pix as a GEMM operand (pix itself in fp32 mode)
 	cos, sin *tensors.Tensor // [P, Dh/2] 2-D rotary tables
 	coords   *tensors.Tensor // [P, 2] (x, y) grid_sample points of the position table
 	act      *visAct         // nil between Forward and BackwardInput when recomputing
 	back     *visBack        // set by BackwardInput
+	arena    visArena        // the pool buffers it holds (vision_pool.go)
 }
 
 // tables builds and uploads the per-patch rotary and grid-sample tables (glm45v.md §2.2–2.3).
@@ -345,19 +376,30 @@ func (s *VisionStage) Forward(mb int, in stages.Tensors) (stages.Tensors, error)
 		return nil, fmt.Errorf("%s: micro-batch %d: %w", VisionKind, mb, err)
 	}
 	st := &visMB{lay: lay, pix: pix}
-	o := &visOps{be: s.be}
+	if st.w, err = s.acquire(); err != nil {
+		return nil, err
+	}
+	o := s.ops(&st.arena)
 	s.tables(o, st)
 	act, out := s.forward(o, st)
 	if o.err != nil {
+		s.release()
 		return nil, fmt.Errorf("%s: forward of micro-batch %d: %w", VisionKind, mb, o.err)
 	}
-	if !s.frozen {
-		if !s.recompute {
-			st.act = act
-		}
-		if err := s.saved.Put(VisionKind, mb, st); err != nil {
-			return nil, err
-		}
+	if s.frozen {
+		s.pool.releaseExcept(&st.arena)
+		s.release()
+		return stages.Tensors{"image_embeds": out}, nil
+	}
+	if !s.recompute {
+		st.act = act
+	} else {
+		st.pixG = nil
+	}
+	s.pool.releaseExcept(&st.arena, st.act, st.pixG)
+	if err := s.saved.Put(VisionKind, mb, st); err != nil {
+		s.release()
+		return nil, err
 	}
 	return stages.Tensors{"image_embeds": out}, nil
 }
@@ -380,7 +422,7 @@ func (s *VisionStage) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors
 	if err := stages.Bind(VisionKind+" (output gradient)", outPorts, dOut, dims); err != nil {
 		return nil, err
 	}
-	o := &visOps{be: s.be}
+	o := s.ops(&st.arena)
 	if st.act == nil {
 		st.act, _ = s.forward(o, st)
 	}
@@ -389,6 +431,7 @@ func (s *VisionStage) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors
 	if o.err != nil {
 		return nil, fmt.Errorf("%s: backward of micro-batch %d: %w", VisionKind, mb, o.err)
 	}
+	s.pool.releaseExcept(&st.arena, st.act, st.back, st.pixG)
 	return stages.Tensors{}, nil
 }
 
@@ -402,17 +445,19 @@ func (s *VisionStage) BackwardWeight(mb int) error {
 	if err != nil {
 		return err
 	}
+	defer s.release()
 	if st.back == nil {
 		return fmt.Errorf("%s: BackwardWeight of micro-batch %d before its BackwardInput", VisionKind, mb)
 	}
 	if err := s.allocGrads(); err != nil {
 		return err
 	}
-	o := &visOps{be: s.be}
+	o := s.ops(&st.arena)
 	s.weightGrads(o, st)
 	if o.err != nil {
 		return fmt.Errorf("%s: weight gradients of micro-batch %d: %w", VisionKind, mb, o.err)
 	}
+	s.pool.releaseExcept(&st.arena)
 	return nil
 }
 
@@ -436,7 +481,14 @@ func (s *VisionStage) allocGrads() error {
 	return nil
 }
 
-// visAct holds the forward activations of one micro-batch.
+// ops returns an op runner in the stage's precision that allocates from the pool into ar
+// (ar nil: fresh backend allocations).
+func (s *VisionStage) ops(ar *visArena) *visOps {
+	return &visOps{be: s.be, prec: s.prec, pool: &s.pool, ar: ar}
+}
+
+// visAct holds the forward activations of one micro-batch. Activations read only by GEMMs
+// are kept as GEMM operands (bf16 in bf16 mode).
 type visAct struct {
 	e, rstd0 *tensors.Tensor // patch-embed output [P, Dv] (post_conv_layernorm input), its rstd [P]
 	blocks   []visBlockAct
@@ -448,7 +500,8 @@ type visAct struct {
 
 // visBack holds what BackwardInput leaves for BackwardWeight.
 type visBack struct {
-	de        *tensors.Tensor // [P, Dv] gradient of the patch-embed output
+	de        *tensors.Tensor // [P, Dv] gradient of the patch-embed output (GEMM operand)
+	dPatchB   *tensors.Tensor // [Dv] patch-embed bias gradient; nil without the bias
 	dx0       *tensors.Tensor // [P, Dv] gradient of block 0's input = of the position embedding
 	dPostConv *tensors.Tensor // [Dv] post_conv_layernorm weight gradient of this micro-batch
 	blocks    []visBlockBack
@@ -471,7 +524,7 @@ func (a *visAct) dropForWeight() {
 // posEmbed samples the learned position table at every patch: [P, Dv].
 func (s *VisionStage) posEmbed(o *visOps, st *visMB) *tensors.Tensor {
 	pos := o.f32(st.lay.P, s.cfg.HiddenSize)
-	o.do(func() error { return s.be.GridSample(pos, s.w.pos, st.coords) })
+	o.do(func() error { return s.be.GridSample(pos, s.w.pos, st.coords) }) // fp32 in every mode
 	return pos
 }
 
@@ -479,40 +532,46 @@ func (s *VisionStage) posEmbed(o *visOps, st *visMB) *tensors.Tensor {
 func (s *VisionStage) forward(o *visOps, st *visMB) (*visAct, *tensors.Tensor) {
 	c := &s.cfg
 	eps := float32(c.RMSNormEps)
-	a := &visAct{blocks: make([]visBlockAct, len(s.w.blocks))}
+	w := st.w
+	a := &visAct{blocks: make([]visBlockAct, len(w.blocks))}
 	a.e = o.f32(st.lay.P, c.HiddenSize)
-	o.linear(a.e, st.pix, s.w.patchW, s.w.patchB)
+	st.pixG = o.gemmIn(st.pix)
+	o.linear(a.e, st.pixG, w.patchW, w.patchB)
 	var x *tensors.Tensor
-	x, a.rstd0 = o.rmsnorm(a.e, s.w.postConv, eps)
+	x, a.rstd0 = o.rmsnorm(a.e, w.postConv, eps)
 	pos := s.posEmbed(o, st)
 	o.do(func() error { return s.be.Add(x, x, pos) })
-	for i := range s.w.blocks {
-		x = s.blockForward(o, &s.w.blocks[i], &a.blocks[i], st, x)
+	for i := range w.blocks {
+		x = s.blockForward(o, &w.blocks[i], &a.blocks[i], st, x)
 	}
 	a.xL = x
-	a.z, a.rstdL = o.rmsnorm(x, s.w.postLN, eps)
+	a.z, a.rstdL = o.rmsnorm(x, w.postLN, eps)
 	return a, s.mergerForward(o, &a.merger, st, a.z)
 }
 
 // backward runs the tower's backward from d(image_embeds); see VisionStage for the split.
 func (s *VisionStage) backward(o *visOps, st *visMB, dOut *tensors.Tensor) *visBack {
-	a := st.act
-	b := &visBack{blocks: make([]visBlockBack, len(s.w.blocks))}
+	a, w := st.act, st.w
+	b := &visBack{blocks: make([]visBlockBack, len(w.blocks))}
 	dz := s.mergerBackward(o, &b.merger, &a.merger, st, dOut)
 	var dx *tensors.Tensor
-	dx, b.dPostLN = o.rmsnormBack(dz, a.xL, s.w.postLN, a.rstdL)
-	for i := len(s.w.blocks) - 1; i >= 0; i-- {
-		dx = s.blockBackward(o, &s.w.blocks[i], &a.blocks[i], &b.blocks[i], st, dx)
+	dx, b.dPostLN = o.rmsnormBack(dz, a.xL, w.postLN, a.rstdL)
+	for i := len(w.blocks) - 1; i >= 0; i-- {
+		dx = s.blockBackward(o, &w.blocks[i], &a.blocks[i], &b.blocks[i], st, dx)
 	}
 	b.dx0 = dx
-	b.de, b.dPostConv = o.rmsnormBack(dx, a.e, s.w.postConv, a.rstd0)
+	var de *tensors.Tensor
+	de, b.dPostConv = o.rmsnormBack(dx, a.e, w.postConv, a.rstd0)
+	b.dPatchB = o.biasGrad(w.patchB, de)
+	b.de = o.gemmIn(de)
 	return b
 }
 
 // weightGrads accumulates one micro-batch's parameter gradients into s.g.
 func (s *VisionStage) weightGrads(o *visOps, st *visMB) {
 	g, a, b := s.g, st.act, st.back
-	o.linearDW(g.patchW, g.patchB, b.de, st.pix)
+	o.linearDW(g.patchW, b.de, st.pixG)
+	o.acc(g.patchB, b.dPatchB)
 	o.acc(g.postConv, b.dPostConv)
 	o.do(func() error { return s.be.GridSampleBackward(g.pos, b.dx0, st.coords) })
 	for i := range g.blocks {

@@ -17,29 +17,33 @@ import (
 )
 
 // visBlockAct is one block's forward activations. [P, H, Dh] tensors are also read as [P, Dv].
+// h1, og, h2 and s are read only by GEMMs and are kept as GEMM operands (bf16 in bf16 mode).
 type visBlockAct struct {
 	x, rstd1, h1 *tensors.Tensor // block input [P, Dv], norm1 rstd [P], norm1 output [P, Dv]
 	q, k, v      *tensors.Tensor // [P, H, Dh], q and k after the rotary
 	o, lse       *tensors.Tensor // attention output [P, H, Dh], log-sum-exp [H, P]
+	og           *tensors.Tensor // o as a GEMM operand [P, Dv] (a view of o in fp32 mode)
 	x2, rstd2    *tensors.Tensor // residual after attention [P, Dv], norm2 rstd [P]
 	h2           *tensors.Tensor // norm2 output [P, Dv]
-	g, u, s      *tensors.Tensor // MLP gate, up, silu(g)·u [P, Do]
+	g, u, s      *tensors.Tensor // MLP gate, up [P, Do]; s = silu(g)·u [P, Do]
 }
 
-// dropForWeight keeps only the inputs of the weight-gradient GEMMs (h1, o, h2, s).
+// dropForWeight keeps only the inputs of the weight-gradient GEMMs (h1, og, h2, s).
 func (a *visBlockAct) dropForWeight() {
-	a.x, a.rstd1, a.q, a.k, a.v, a.lse, a.x2, a.rstd2, a.g, a.u = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
+	a.x, a.rstd1, a.q, a.k, a.v, a.o, a.lse, a.x2, a.rstd2, a.g, a.u = nil, nil, nil, nil, nil, nil, nil, nil, nil, nil, nil
 }
 
 // visBlockBack is what one block's BackwardInput leaves for its BackwardWeight: the output
-// gradients of its linear layers and its norm-weight gradients.
+// gradients of its linear layers (as GEMM operands), its norm-weight gradients and its qkv
+// bias gradients.
 type visBlockBack struct {
-	dx3        *tensors.Tensor // [P, Dv] block output gradient = MLP down_proj output gradient
-	dg, du     *tensors.Tensor // [P, Do] gate / up output gradients
-	dn2        *tensors.Tensor // [Dv] norm2 weight gradient
-	dx2        *tensors.Tensor // [P, Dv] gradient of x2 = attention proj output gradient
-	dq, dk, dv *tensors.Tensor // [P, H, Dh] q/k/v projection output gradients (before the rotary)
-	dn1        *tensors.Tensor // [Dv] norm1 weight gradient
+	dx3           *tensors.Tensor // [P, Dv] block output gradient = MLP down_proj output gradient
+	dg, du        *tensors.Tensor // [P, Do] gate / up output gradients
+	dn2           *tensors.Tensor // [Dv] norm2 weight gradient
+	dx2           *tensors.Tensor // [P, Dv] gradient of x2 = attention proj output gradient
+	dq, dk, dv    *tensors.Tensor // [P, Dv] q/k/v projection output gradients (before the rotary)
+	dqb, dkb, dvb *tensors.Tensor // [Dv] q/k/v bias gradients; nil without attention_bias
+	dn1           *tensors.Tensor // [Dv] norm1 weight gradient
 }
 
 func (s *VisionStage) attnOpts(st *visMB) kernels.AttentionOpts {
@@ -52,7 +56,9 @@ func (s *VisionStage) blockForward(o *visOps, w *visBlockW, a *visBlockAct, st *
 	P, Dv, H, Dh, F := st.lay.P, c.HiddenSize, c.NumHeads, c.HeadDim(), c.OutHiddenSize
 	eps := float32(c.RMSNormEps)
 	a.x = x
-	a.h1, a.rstd1 = o.rmsnorm(x, w.norm1, eps)
+	var h1 *tensors.Tensor
+	h1, a.rstd1 = o.rmsnorm(x, w.norm1, eps)
+	a.h1 = o.gemmIn(h1)
 	a.q, a.k, a.v = o.f32(P, H, Dh), o.f32(P, H, Dh), o.f32(P, H, Dh)
 	o.linear(o.view(a.q, P, Dv), a.h1, w.q, w.qb)
 	o.linear(o.view(a.k, P, Dv), a.h1, w.k, w.kb)
@@ -61,14 +67,19 @@ func (s *VisionStage) blockForward(o *visOps, w *visBlockW, a *visBlockAct, st *
 	o.do(func() error { return s.be.Rotary(a.k, a.k, st.cos, st.sin) })
 	a.o, a.lse = o.f32(P, H, Dh), o.f32(H, P)
 	o.do(func() error { return s.be.Attention(a.o, a.lse, a.q, a.k, a.v, s.attnOpts(st)) })
+	a.og = o.gemmIn(o.view(a.o, P, Dv))
 	a.x2 = o.f32(P, Dv)
-	o.linear(a.x2, o.view(a.o, P, Dv), w.proj, nil)
+	o.linear(a.x2, a.og, w.proj, nil)
 	o.do(func() error { return s.be.Add(a.x2, a.x2, x) })
-	a.h2, a.rstd2 = o.rmsnorm(a.x2, w.norm2, eps)
-	a.g, a.u, a.s = o.f32(P, F), o.f32(P, F), o.f32(P, F)
+	var h2 *tensors.Tensor
+	h2, a.rstd2 = o.rmsnorm(a.x2, w.norm2, eps)
+	a.h2 = o.gemmIn(h2)
+	a.g, a.u = o.f32(P, F), o.f32(P, F)
 	o.linear(a.g, a.h2, w.gate, nil)
 	o.linear(a.u, a.h2, w.up, nil)
-	o.do(func() error { return s.be.SwiGLU(a.s, a.g, a.u) })
+	sw := o.f32(P, F)
+	o.do(func() error { return s.be.SwiGLU(sw, a.g, a.u) })
+	a.s = o.gemmIn(sw)
 	x3 := o.f32(P, Dv)
 	o.linear(x3, a.s, w.down, nil)
 	o.do(func() error { return s.be.Add(x3, x3, a.x2) })
@@ -81,45 +92,53 @@ func (s *VisionStage) blockBackward(o *visOps, w *visBlockW, a *visBlockAct, b *
 	c := &s.cfg
 	P, Dv, H, Dh, F := st.lay.P, c.HiddenSize, c.NumHeads, c.HeadDim(), c.OutHiddenSize
 	// MLP.
-	b.dx3 = dx3
+	b.dx3 = o.gemmIn(dx3)
 	ds := o.f32(P, F)
-	o.linearDX(ds, dx3, w.down, false)
-	b.dg, b.du = o.f32(P, F), o.f32(P, F)
-	o.do(func() error { return s.be.SwiGLUBackward(b.dg, b.du, ds, a.g, a.u) })
+	o.linearDX(ds, b.dx3, w.down, false)
+	dg, du := o.f32(P, F), o.f32(P, F)
+	o.do(func() error { return s.be.SwiGLUBackward(dg, du, ds, a.g, a.u) })
+	b.dg, b.du = o.gemmIn(dg), o.gemmIn(du)
 	dh2 := o.f32(P, Dv)
 	o.linearDX(dh2, b.dg, w.gate, false)
 	o.linearDX(dh2, b.du, w.up, true)
-	b.dx2, b.dn2 = o.rmsnormBack(dh2, a.x2, w.norm2, a.rstd2)
-	o.do(func() error { return s.be.Add(b.dx2, b.dx2, dx3) })
+	var dx2 *tensors.Tensor
+	dx2, b.dn2 = o.rmsnormBack(dh2, a.x2, w.norm2, a.rstd2)
+	o.do(func() error { return s.be.Add(dx2, dx2, dx3) })
+	b.dx2 = o.gemmIn(dx2)
 	// Attention.
 	dO := o.f32(P, H, Dh)
 	o.linearDX(o.view(dO, P, Dv), b.dx2, w.proj, false)
-	b.dq, b.dk, b.dv = o.f32(P, H, Dh), o.f32(P, H, Dh), o.f32(P, H, Dh)
+	dq, dk, dv := o.f32(P, H, Dh), o.f32(P, H, Dh), o.f32(P, H, Dh)
 	o.do(func() error {
-		return s.be.AttentionBackward(b.dq, b.dk, b.dv, dO, a.q, a.k, a.v, a.o, a.lse, s.attnOpts(st))
+		return s.be.AttentionBackward(dq, dk, dv, dO, a.q, a.k, a.v, a.o, a.lse, s.attnOpts(st))
 	})
-	o.do(func() error { return s.be.RotaryBackward(b.dq, b.dq, st.cos, st.sin) })
-	o.do(func() error { return s.be.RotaryBackward(b.dk, b.dk, st.cos, st.sin) })
+	o.do(func() error { return s.be.RotaryBackward(dq, dq, st.cos, st.sin) })
+	o.do(func() error { return s.be.RotaryBackward(dk, dk, st.cos, st.sin) })
+	dq, dk, dv = o.view(dq, P, Dv), o.view(dk, P, Dv), o.view(dv, P, Dv)
+	b.dqb, b.dkb, b.dvb = o.biasGrad(w.qb, dq), o.biasGrad(w.kb, dk), o.biasGrad(w.vb, dv)
+	b.dq, b.dk, b.dv = o.gemmIn(dq), o.gemmIn(dk), o.gemmIn(dv)
 	dh1 := o.f32(P, Dv)
-	o.linearDX(dh1, o.view(b.dq, P, Dv), w.q, false)
-	o.linearDX(dh1, o.view(b.dk, P, Dv), w.k, true)
-	o.linearDX(dh1, o.view(b.dv, P, Dv), w.v, true)
+	o.linearDX(dh1, b.dq, w.q, false)
+	o.linearDX(dh1, b.dk, w.k, true)
+	o.linearDX(dh1, b.dv, w.v, true)
 	var dx *tensors.Tensor
 	dx, b.dn1 = o.rmsnormBack(dh1, a.x, w.norm1, a.rstd1)
-	o.do(func() error { return s.be.Add(dx, dx, b.dx2) })
+	o.do(func() error { return s.be.Add(dx, dx, dx2) })
 	return dx
 }
 
 // blockWeightGrads accumulates one block's parameter gradients into g.
 func (s *VisionStage) blockWeightGrads(o *visOps, g *visBlockW, a *visBlockAct, b *visBlockBack) {
-	P, Dv := a.h1.Dim(0), s.cfg.HiddenSize
-	o.linearDW(g.q, g.qb, o.view(b.dq, P, Dv), a.h1)
-	o.linearDW(g.k, g.kb, o.view(b.dk, P, Dv), a.h1)
-	o.linearDW(g.v, g.vb, o.view(b.dv, P, Dv), a.h1)
-	o.linearDW(g.proj, nil, b.dx2, o.view(a.o, P, Dv))
+	o.linearDW(g.q, b.dq, a.h1)
+	o.linearDW(g.k, b.dk, a.h1)
+	o.linearDW(g.v, b.dv, a.h1)
+	o.acc(g.qb, b.dqb)
+	o.acc(g.kb, b.dkb)
+	o.acc(g.vb, b.dvb)
+	o.linearDW(g.proj, b.dx2, a.og)
 	o.acc(g.norm1, b.dn1)
-	o.linearDW(g.gate, nil, b.dg, a.h2)
-	o.linearDW(g.up, nil, b.du, a.h2)
-	o.linearDW(g.down, nil, b.dx3, a.s)
+	o.linearDW(g.gate, b.dg, a.h2)
+	o.linearDW(g.up, b.du, a.h2)
+	o.linearDW(g.down, b.dx3, a.s)
 	o.acc(g.norm2, b.dn2)
 }

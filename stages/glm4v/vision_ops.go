@@ -12,8 +12,11 @@ import (
 )
 
 type visOps struct {
-	be  kernels.Backend
-	err error
+	be   kernels.Backend
+	prec visPrec   // GEMM-operand precision (vision_precision.go)
+	pool *visPool  // with ar: alloc takes recycled buffers (vision_pool.go)
+	ar   *visArena // the micro-batch's buffers; nil: alloc makes fresh zeroed tensors
+	err  error
 }
 
 func (o *visOps) ok(err error) {
@@ -22,8 +25,13 @@ func (o *visOps) ok(err error) {
 	}
 }
 
-// f32 allocates a zeroed F32 tensor on the backend.
-func (o *visOps) f32(shape ...int) *tensors.Tensor {
+// f32 allocates an F32 tensor for an output that the op overwrites entirely (contents
+// undefined: a recycled buffer when o has an arena).
+func (o *visOps) f32(shape ...int) *tensors.Tensor { return o.alloc(tensors.F32, shape...) }
+
+// zeros allocates a fresh zeroed F32 tensor on the backend (accumulated outputs, outputs
+// handed to the caller).
+func (o *visOps) zeros(shape ...int) *tensors.Tensor {
 	if o.err != nil {
 		return nil
 	}
@@ -68,7 +76,41 @@ func (o *visOps) do(f func() error) {
 	}
 }
 
-// linear: y [R, out] = x [R, in]·wᵀ (+ b).
+// gemmIn returns x as a GEMM operand in the stage's precision: x itself in fp32 mode, a
+// fresh bf16 copy (round to nearest even) in bf16 mode. Tensors that are only ever GEMM
+// inputs are kept in this form. [R, ·] in, same shape out.
+func (o *visOps) gemmIn(x *tensors.Tensor) *tensors.Tensor {
+	if o.err != nil || o.prec == precFP32 {
+		return x
+	}
+	t := o.alloc(tensors.BF16, x.Shape()...)
+	o.castTo(t, x)
+	return t
+}
+
+// castTo writes src into dst in dst's dtype (Backend.Cast).
+func (o *visOps) castTo(dst, src *tensors.Tensor) {
+	o.do(func() error { return o.be.Cast(dst, src) })
+}
+
+// alloc allocates a tensor of dtype dt for an output that the op overwrites entirely: from
+// the pool into the arena when o has one, else a fresh (zeroed) backend tensor.
+func (o *visOps) alloc(dt tensors.DType, shape ...int) *tensors.Tensor {
+	if o.err != nil {
+		return nil
+	}
+	var t *tensors.Tensor
+	var err error
+	if o.ar != nil {
+		t, err = o.pool.get(o.be, o.ar, dt, shape)
+	} else {
+		t, err = o.be.Alloc(dt, shape...)
+	}
+	o.ok(err)
+	return t
+}
+
+// linear: y [R, out] = x [R, in]·wᵀ (+ b). x and w are GEMM operands (both F32 or both BF16).
 func (o *visOps) linear(y, x, w, b *tensors.Tensor) {
 	o.do(func() error { return o.be.Matmul(y, x, w, kernels.MatmulOpts{TransB: true}) })
 	if b != nil {
@@ -76,7 +118,7 @@ func (o *visOps) linear(y, x, w, b *tensors.Tensor) {
 	}
 }
 
-// linearDX: dx [R, in] = dy [R, out]·w (acc: dx += …).
+// linearDX: dx [R, in] = dy [R, out]·w (acc: dx += …); dy and w GEMM operands.
 func (o *visOps) linearDX(dx, dy, w *tensors.Tensor, acc bool) {
 	beta := float32(0)
 	if acc {
@@ -85,16 +127,28 @@ func (o *visOps) linearDX(dx, dy, w *tensors.Tensor, acc bool) {
 	o.do(func() error { return o.be.Matmul(dx, dy, w, kernels.MatmulOpts{Beta: beta}) })
 }
 
-// linearDW accumulates dw [out, in] += dyᵀ·x and db [out] += Σ_rows dy (db may be nil).
-func (o *visOps) linearDW(dw, db, dy, x *tensors.Tensor) {
+// linearDW accumulates dw [out, in] += dyᵀ·x (F32 dw; dy [R, out] and x [R, in] GEMM operands).
+func (o *visOps) linearDW(dw, dy, x *tensors.Tensor) {
 	o.do(func() error { return o.be.Matmul(dw, dy, x, kernels.MatmulOpts{TransA: true, Beta: 1}) })
-	if db != nil {
-		o.do(func() error { return o.be.AddBiasBackward(db, dy) })
-	}
 }
 
-// acc adds src into dst (a weight-gradient accumulator).
+// biasGrad returns Σ_rows dy [R, out] in a fresh [out] tensor (nil when the layer has no bias
+// b): the bias gradient of this call, summed from the fp32 output gradient during the
+// backward and added to the accumulator in BackwardWeight.
+func (o *visOps) biasGrad(b, dy *tensors.Tensor) *tensors.Tensor {
+	if b == nil || o.err != nil {
+		return nil
+	}
+	db := o.zeros(b.Dim(0))
+	o.do(func() error { return o.be.AddBiasBackward(db, dy) })
+	return db
+}
+
+// acc adds src into dst (a weight-gradient accumulator); a nil src adds nothing.
 func (o *visOps) acc(dst, src *tensors.Tensor) {
+	if src == nil {
+		return
+	}
 	o.do(func() error { return o.be.Add(dst, dst, src) })
 }
 
@@ -114,7 +168,7 @@ func (o *visOps) rmsnormBack(dy, x, w, rstd *tensors.Tensor) (dx, dw *tensors.Te
 	if o.err != nil {
 		return nil, nil
 	}
-	dx, dw = o.f32(x.Shape()...), o.f32(w.Dim(0))
+	dx, dw = o.f32(x.Shape()...), o.zeros(w.Dim(0))
 	o.do(func() error { return o.be.RMSNormBackward(dx, dw, dy, x, w, rstd) })
 	return dx, dw
 }

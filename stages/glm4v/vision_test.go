@@ -584,14 +584,21 @@ func visBenchConfig(t testing.TB) Config {
 }
 
 // BenchmarkVisionFwdBwd is one training step of the tower (Forward, BackwardInput,
-// BackwardWeight) on 8 images; run with GOMAXPROCS=1 for the single-thread peer comparison:
+// BackwardWeight) on 8 images, per precision; run with GOMAXPROCS=1 for the single-thread
+// peer comparison:
 //
 //	GOMAXPROCS=1 go test -run '^$' -bench VisionFwdBwd ./stages/glm4v
 //	OMP_NUM_THREADS=1 /usr/bin/python3 /work/shared/peer/torch_cpu_peer.py --threads 1 --which vit
 func BenchmarkVisionFwdBwd(b *testing.B) {
+	for _, prec := range []string{PrecisionFP32, PrecisionBF16} {
+		b.Run(prec, func(b *testing.B) { benchVisionFwdBwd(b, prec) })
+	}
+}
+
+func benchVisionFwdBwd(b *testing.B, prec string) {
 	cfg := visBenchConfig(b)
 	p := visRandomParams(b, cfg, 1)
-	s, err := NewVisionStage(VisionStageConfig{Backend: cpu.New(), Params: p})
+	s, err := NewVisionStage(VisionStageConfig{Backend: cpu.New(), Params: p, Precision: prec})
 	if err != nil {
 		b.Fatal(err)
 	}
