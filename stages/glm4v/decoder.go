@@ -48,6 +48,7 @@ type Decoder struct {
 	saved    stages.Saved[*decState]
 	arena    txArena
 	aux      AuxLoss
+	prec     *txPrec // GEMM precision and bf16 weight cache (text_precision.go)
 }
 
 type txLayer struct {
@@ -64,6 +65,7 @@ type decState struct {
 	layers   []layerState
 	dx       *tensors.Tensor   // set by BackwardInput
 	bufs     []*tensors.Tensor // drawn from the arena; returned in BackwardWeight
+	gen      *txGen            // bf16 weight copies held from Forward to BackwardWeight; nil: fp32
 }
 
 // routerPorts are the hf aux loss's statistics ports (AuxLoss doc).
@@ -109,7 +111,11 @@ func NewDecoder(c DecoderConfig) (*Decoder, error) {
 	if tc.UseQKNorm {
 		return nil, fmt.Errorf("%s: use_qk_norm is not implemented (GLM-4.5V has it off)", KindDecoder)
 	}
-	d := &Decoder{cfg: &c.Params.Config, be: c.Backend, from: c.From, to: c.To, slots: slots, aux: aux}
+	prec, err := newTxPrec(KindDecoder, c.StageConfig)
+	if err != nil {
+		return nil, err
+	}
+	d := &Decoder{cfg: &c.Params.Config, be: c.Backend, from: c.From, to: c.To, slots: slots, aux: aux, prec: prec}
 	eps := float32(tc.RMSNormEps)
 	for i := c.From; i < c.To; i++ {
 		pl := &c.Params.Language.Layers[i]
@@ -130,11 +136,13 @@ func NewDecoder(c DecoderConfig) (*Decoder, error) {
 		d.params = append(d.params, in)
 		d.params = append(d.params, L.attn.params()...)
 		d.params = append(d.params, post)
+		prec.add(L.attn.gemmWeights()...)
 		if pl.MoE != nil {
 			if L.moe, err = newTxMoE(c.StageConfig, pl.MoE, aux); err != nil {
 				return nil, wrap(err)
 			}
 			d.params = append(d.params, L.moe.params()...)
+			prec.add(L.moe.gemmWeights()...)
 		} else {
 			m, err := newTxMLP(c.StageConfig, pl.MLP)
 			if err != nil {
@@ -142,6 +150,7 @@ func NewDecoder(c DecoderConfig) (*Decoder, error) {
 			}
 			L.mlp = &m
 			d.params = append(d.params, m.params()...)
+			prec.add(m.gemmWeights()...)
 		}
 		d.layers = append(d.layers, L)
 	}
@@ -198,8 +207,13 @@ func (d *Decoder) Forward(mb int, in stages.Tensors) (stages.Tensors, error) {
 			}
 		}
 	}
-	st, y, err := d.forward(in, rs)
+	gen, err := d.prec.acquire()
 	if err != nil {
+		return nil, fmt.Errorf("micro-batch %d: %w", mb, err)
+	}
+	st, y, err := d.forward(in, rs, gen)
+	if err != nil {
+		d.prec.release(gen)
 		return nil, fmt.Errorf("%s: micro-batch %d: %w", KindDecoder, mb, err)
 	}
 	out := stages.Tensors{"hidden": y, "position_ids": in["position_ids"], "attention_mask": in["attention_mask"]}
@@ -207,16 +221,18 @@ func (d *Decoder) Forward(mb int, in stages.Tensors) (stages.Tensors, error) {
 		o := &txOps{be: d.be}
 		out["router_counts"], out["router_probs"] = o.upF64(rs.counts, len(rs.counts)), o.upF64(rs.probs, len(rs.probs))
 		if o.err != nil {
+			d.prec.release(gen)
 			return nil, fmt.Errorf("%s: micro-batch %d: %w", KindDecoder, mb, o.err)
 		}
 	}
 	if err := d.saved.Put(KindDecoder, mb, st); err != nil {
+		d.prec.release(gen)
 		return nil, err
 	}
 	return out, nil
 }
 
-func (d *Decoder) forward(in stages.Tensors, rs *routerStats) (*decState, *tensors.Tensor, error) {
+func (d *Decoder) forward(in stages.Tensors, rs *routerStats, gen *txGen) (*decState, *tensors.Tensor, error) {
 	be := d.be
 	mask, err := txHostI32(be, in["attention_mask"])
 	if err != nil {
@@ -237,9 +253,9 @@ func (d *Decoder) forward(in stages.Tensors, rs *routerStats) (*decState, *tenso
 	if err := rotary.Angles(cos, sin, pos, 3, T, d.slots); err != nil {
 		return nil, nil, err
 	}
-	st := &decState{lay: lay, layers: make([]layerState, len(d.layers)),
+	st := &decState{lay: lay, layers: make([]layerState, len(d.layers)), gen: gen,
 		opts: kernels.AttentionOpts{Causal: true, CuSeqlens: lay.cu, KeyPad: lay.keyPad}}
-	o := &txOps{be: be, ar: &d.arena, kept: &st.bufs}
+	o := &txOps{be: be, ar: &d.arena, kept: &st.bufs, gen: gen}
 	st.cos, st.sin = o.upF32(cos, T, n), o.upF32(sin, T, n)
 	x := in["hidden"]
 	for i, L := range d.layers {
@@ -297,7 +313,7 @@ func (d *Decoder) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors, er
 		}
 	}
 	be := d.be
-	o := &txOps{be: be, ar: &d.arena, kept: &st.bufs}
+	o := &txOps{be: be, ar: &d.arena, kept: &st.bufs, gen: st.gen}
 	T, D := dy.Dim(0), dy.Dim(1)
 	for i := len(d.layers) - 1; i >= 0; i-- {
 		L, ls := d.layers[i], &st.layers[i]
@@ -343,6 +359,7 @@ func (d *Decoder) BackwardWeight(mb int) error {
 		return fmt.Errorf("%s: BackwardWeight of micro-batch %d before its BackwardInput", KindDecoder, mb)
 	}
 	defer d.arena.put(st.bufs)
+	defer d.prec.release(st.gen)
 	o := &txOps{be: d.be}
 	for i, L := range d.layers {
 		ls := &st.layers[i]

@@ -16,6 +16,12 @@ type StageConfig struct {
 	Params  *Params         // parameter tree with this stage's slots loaded (Load with its Selector)
 	Backend kernels.Backend // where the stage computes; its parameters are uploaded there
 	Frozen  bool            // no parameter gradients (Param.Trainable false, Grad nil)
+	// Precision is the GEMM precision, as VisionStageConfig.Precision: "fp32" (or "", the
+	// default) or "bf16", mixed precision: every Linear GEMM (q/k/v/o, MLP, shared and
+	// routed experts, lm_head; forward, input and weight gradient) takes bf16 operands with
+	// fp32 accumulation and outputs; weights, gradients, norms, softmax, router and loss stay
+	// fp32 (text_precision.go). The embed stage has no GEMM.
+	Precision string
 }
 
 // EmbedConfig configures glm4v.embed (parameters: SelectEmbed).
@@ -86,6 +92,9 @@ func init() {
 func (c *StageConfig) check(kind string) error {
 	if c.Params == nil || c.Backend == nil {
 		return fmt.Errorf("%s: config needs Params and Backend", kind)
+	}
+	if _, err := parsePrecision(c.Precision); err != nil {
+		return fmt.Errorf("%s: precision %q: want %q or %q", kind, c.Precision, PrecisionFP32, PrecisionBF16)
 	}
 	return nil
 }

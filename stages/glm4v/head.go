@@ -53,6 +53,7 @@ type Head struct {
 	lossTokens atomic.Int64
 	saved      stages.Saved[*headState]
 	arena      txArena
+	prec       *txPrec // GEMM precision and bf16 weight cache (text_precision.go)
 }
 
 // headState: x the input; hn, rstd the norm; hl [R, D] the lm_head input: hn, or without a
@@ -70,6 +71,8 @@ type headState struct {
 	auxN      float64
 	auxLoss   float64
 	bufs      []*tensors.Tensor // drawn from the arena; returned in BackwardWeight
+	gen       *txGen            // bf16 weight copies held from Forward to BackwardWeight; nil: fp32
+	dlIn      *tensors.Tensor   // dlogits as a GEMM operand (bf16 copy in bf16 mode)
 }
 
 // NewHead builds the stage.
@@ -101,6 +104,10 @@ func NewHead(c HeadConfig) (*Head, error) {
 	if h.lm, err = newTxLinear(c.Backend, lm, !c.Frozen); err != nil {
 		return nil, fmt.Errorf("%s: %w", KindHead, err)
 	}
+	if h.prec, err = newTxPrec(KindHead, c.StageConfig); err != nil {
+		return nil, err
+	}
+	h.prec.add(h.lm.w)
 	h.lossTokens.Store(int64(c.LossTokens))
 	return h, nil
 }
@@ -168,17 +175,23 @@ func (h *Head) Forward(mb int, in stages.Tensors) (stages.Tensors, error) {
 	if dims["B"]*dims["S"] != dims["T"] {
 		return nil, fmt.Errorf("%s: hidden has %d rows, labels are [%d, %d]: want T = B·S", KindHead, dims["T"], dims["B"], dims["S"])
 	}
-	st, out, err := h.forward(in, dims["B"], dims["S"])
+	gen, err := h.prec.acquire()
 	if err != nil {
+		return nil, fmt.Errorf("micro-batch %d: %w", mb, err)
+	}
+	st, out, err := h.forward(in, dims["B"], dims["S"], gen)
+	if err != nil {
+		h.prec.release(gen)
 		return nil, fmt.Errorf("%s: micro-batch %d: %w", KindHead, mb, err)
 	}
 	if err := h.saved.Put(KindHead, mb, st); err != nil {
+		h.prec.release(gen)
 		return nil, err
 	}
 	return out, nil
 }
 
-func (h *Head) forward(in stages.Tensors, B, S int) (*headState, stages.Tensors, error) {
+func (h *Head) forward(in stages.Tensors, B, S int, gen *txGen) (*headState, stages.Tensors, error) {
 	be := h.be
 	T, D, V := B*S, h.cfg.Text.HiddenSize, h.cfg.Text.VocabSize
 	labels, err := txHostI32(be, in["labels"])
@@ -189,8 +202,8 @@ func (h *Head) forward(in stages.Tensors, B, S int) (*headState, stages.Tensors,
 	if err != nil {
 		return nil, nil, err
 	}
-	st := &headState{x: in["hidden"], n: int(h.lossTokens.Load())}
-	o := &txOps{be: be, ar: &h.arena, kept: &st.bufs}
+	st := &headState{x: in["hidden"], n: int(h.lossTokens.Load()), gen: gen}
+	o := &txOps{be: be, ar: &h.arena, kept: &st.bufs, gen: gen}
 	if st.n == 0 {
 		st.n = count
 	}
@@ -218,6 +231,7 @@ func (h *Head) forward(in stages.Tensors, B, S int) (*headState, stages.Tensors,
 	} else {
 		st.logits = o.buf(R, V)
 	}
+	st.hl = o.gemmIn(st.hl) // the lm_head input is only read by GEMMs
 	h.lm.fwd(o, st.logits, st.hl)
 	st.stats = o.buf(R, 2)
 	var ce kernels.CELoss
@@ -337,22 +351,23 @@ func (h *Head) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors, error
 	} else {
 		scale = 0
 	}
-	o := &txOps{be: be, ar: &h.arena, kept: &st.bufs}
+	o := &txOps{be: be, ar: &h.arena, kept: &st.bufs, gen: st.gen}
 	T, D := st.x.Dim(0), st.x.Dim(1)
 	st.dlogits = st.logits // in place: the [R, V] gradient is never held twice
 	if h.logitsOut {
 		st.dlogits = o.buf(T, h.cfg.Text.VocabSize)
 	}
 	o.do(func() error { return be.CrossEntropyBackward(st.dlogits, st.logits, st.stats, st.targets, scale) })
+	st.dlIn = o.gemmIn(st.dlogits)
 	var dhn *tensors.Tensor
 	if st.rows != nil { // rows without a target get no gradient
 		dhl := o.buf(st.hl.Dim(0), D)
-		h.lm.bwdInput(o, dhl, st.dlogits, false)
+		h.lm.bwdInput(o, dhl, st.dlIn, false)
 		dhn = o.f32(T, D)
 		o.do(func() error { return be.ScatterRows(dhn, dhl, st.rows) })
 	} else {
 		dhn = o.buf(T, D)
-		h.lm.bwdInput(o, dhn, st.dlogits, false)
+		h.lm.bwdInput(o, dhn, st.dlIn, false)
 	}
 	dx := o.fresh(T, D) // the stage's input gradient
 	st.dwNorm = o.f32(D)
@@ -375,8 +390,9 @@ func (h *Head) BackwardWeight(mb int) error {
 		return fmt.Errorf("%s: BackwardWeight of micro-batch %d before its BackwardInput", KindHead, mb)
 	}
 	defer h.arena.put(st.bufs)
+	defer h.prec.release(st.gen)
 	o := &txOps{be: h.be}
-	h.lm.bwdWeight(o, st.dlogits, st.hl)
+	h.lm.bwdWeight(o, st.dlIn, st.hl, st.dlogits)
 	h.norm.bwdWeight(o, st.dwNorm)
 	if o.err != nil {
 		return fmt.Errorf("%s: micro-batch %d: %w", KindHead, mb, o.err)

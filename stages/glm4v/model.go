@@ -35,15 +35,18 @@ type ModelOptions struct {
 	NoLogits bool
 	// TextOnly skips the vision stage: batches with images then need Inputs.ImageEmbeds.
 	TextOnly bool
+	// Precision is every stage's GEMM precision: "fp32" (or "", the default) or "bf16" mixed
+	// precision (StageConfig.Precision, VisionStageConfig.Precision).
+	Precision string
 }
 
 // NewModel builds the stages over a loaded parameter tree.
 func NewModel(p *Params, be kernels.Backend, o ModelOptions) (*Model, error) {
-	sc := StageConfig{Params: p, Backend: be, Frozen: o.Frozen}
+	sc := StageConfig{Params: p, Backend: be, Frozen: o.Frozen, Precision: o.Precision}
 	m := &Model{Params: p, be: be}
 	var err error
 	if !o.TextOnly {
-		vc := VisionStageConfig{Backend: be, Params: p, Frozen: o.Frozen}
+		vc := VisionStageConfig{Backend: be, Params: p, Frozen: o.Frozen, Precision: o.Precision}
 		if m.Vision, err = stages.Build(VisionKind, vc); err != nil {
 			return nil, err
 		}
@@ -369,10 +372,12 @@ func (m *Model) release(mb int, visOut *tensors.Tensor) {
 	for _, d := range m.Decoders {
 		if st, err := d.saved.Take(KindDecoder, mb); err == nil {
 			d.arena.put(st.bufs)
+			d.prec.release(st.gen)
 		}
 	}
 	if st, err := m.Head.saved.Take(KindHead, mb); err == nil {
 		m.Head.arena.put(st.bufs)
+		m.Head.prec.release(st.gen)
 	}
 }
 

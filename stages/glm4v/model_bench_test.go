@@ -32,10 +32,17 @@ func perfConfig() Config {
 }
 
 // BenchmarkTextTrainStep is one training step of the text model at batch 4 × seq 256:
-// forward, backward (B and W) and AdamW on every parameter. Reports tokens/s; compare with
+// forward, backward (B and W) and AdamW on every parameter, in fp32 and in bf16 mixed
+// precision (ModelOptions.Precision; text_precision.go). Reports tokens/s; compare with
 // OMP_NUM_THREADS=1 /usr/bin/python3 /work/shared/peer/torch_cpu_peer.py --which text
-// --threads 1, both single-threaded (GOMAXPROCS=1).
+// --threads 1 (fp32), both single-threaded (GOMAXPROCS=1).
 func BenchmarkTextTrainStep(b *testing.B) {
+	for _, prec := range []string{PrecisionFP32, PrecisionBF16} {
+		b.Run(prec, func(b *testing.B) { benchTextTrainStep(b, prec) })
+	}
+}
+
+func benchTextTrainStep(b *testing.B, prec string) {
 	const B, S = 4, 256
 	p, err := NewParams(perfConfig())
 	if err != nil {
@@ -45,7 +52,7 @@ func BenchmarkTextTrainStep(b *testing.B) {
 		b.Fatal(err)
 	}
 	be := cpu.New()
-	m, err := NewModel(p, be, ModelOptions{TextOnly: true, NoLogits: true})
+	m, err := NewModel(p, be, ModelOptions{TextOnly: true, NoLogits: true, Precision: prec})
 	if err != nil {
 		b.Fatal(err)
 	}

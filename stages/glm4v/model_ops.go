@@ -57,6 +57,7 @@ type txOps struct {
 	err  error
 	ar   *txArena
 	kept *[]*tensors.Tensor
+	gen  *txGen // bf16 weight copies of the micro-batch (text_precision.go); nil: fp32 GEMMs
 }
 
 func (o *txOps) ok(err error) {
@@ -232,7 +233,8 @@ func txHostI32(be kernels.Backend, t *tensors.Tensor) ([]int32, error) {
 	return h.I32(), nil
 }
 
-// txLinear is y = x·Wᵀ (+ b) with W [N, K] and an optional bias [N].
+// txLinear is y = x·Wᵀ (+ b) with W [N, K] and an optional bias [N]. Its GEMM operands (x,
+// dy) are in the micro-batch's GEMM precision (txOps.gemmIn); W is read through txOps.weight.
 type txLinear struct {
 	w, b *stages.Param
 }
@@ -261,30 +263,38 @@ func (l txLinear) params() []*stages.Param {
 // out is the output width N.
 func (l txLinear) out() int { return l.w.Value.Dim(0) }
 
-// fwd computes y [R, N] = x [R, K]·Wᵀ + b.
+// fwd computes y [R, N] (F32) = x [R, K]·Wᵀ + b; x is a GEMM operand.
 func (l txLinear) fwd(o *txOps, y, x *tensors.Tensor) {
-	o.do(func() error { return o.be.Matmul(y, x, l.w.Value, kernels.MatmulOpts{TransB: true}) })
+	w := o.weight(l.w)
+	o.do(func() error { return o.be.Matmul(y, x, w, kernels.MatmulOpts{TransB: true}) })
 	if l.b != nil {
 		o.do(func() error { return o.be.AddBias(y, y, l.b.Value) })
 	}
 }
 
-// bwdInput computes dx [R, K] = dy [R, N]·W, overwriting dx, or adding to it when acc.
+// bwdInput computes dx [R, K] (F32) = dy [R, N]·W, overwriting dx, or adding to it when acc;
+// dy is a GEMM operand.
 func (l txLinear) bwdInput(o *txOps, dx, dy *tensors.Tensor, acc bool) {
 	beta := float32(0)
 	if acc {
 		beta = 1
 	}
-	o.do(func() error { return o.be.Matmul(dx, dy, l.w.Value, kernels.MatmulOpts{Beta: beta}) })
+	w := o.weight(l.w)
+	o.do(func() error { return o.be.Matmul(dx, dy, w, kernels.MatmulOpts{Beta: beta}) })
 }
 
-// bwdWeight accumulates dW += dyᵀ·x and db += Σ_rows dy (trainable parameters only).
-func (l txLinear) bwdWeight(o *txOps, dy, x *tensors.Tensor) {
+// bwdWeight accumulates dW += dyᵀ·x (dy [R, N], x [R, K] GEMM operands) and db += Σ_rows dy32
+// (dy32 the F32 output gradient, read only when there is a bias; nil: dy, right in fp32 mode),
+// trainable parameters only.
+func (l txLinear) bwdWeight(o *txOps, dy, x, dy32 *tensors.Tensor) {
 	if l.w.Trainable {
 		o.do(func() error { return o.be.Matmul(l.w.Grad, dy, x, kernels.MatmulOpts{TransA: true, Beta: 1}) })
 	}
 	if l.b != nil && l.b.Trainable {
-		o.do(func() error { return o.be.AddBiasBackward(l.b.Grad, dy) })
+		if dy32 == nil {
+			dy32 = dy
+		}
+		o.do(func() error { return o.be.AddBiasBackward(l.b.Grad, dy32) })
 	}
 }
 

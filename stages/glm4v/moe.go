@@ -80,6 +80,8 @@ type txMoE struct {
 type moeState struct {
 	x, logits, scores, topIdx, topW *tensors.Tensor
 	offs, rowSrc, pos               *tensors.Tensor
+	offsH                           []int32 // offs on the host (bf16 mode)
+	low                             bool    // bf16 mode: xPerm, a, dYPerm, dgu are bf16 GEMM operands
 	xPerm, gu, a, yPerm             *tensors.Tensor
 	shared                          mlpState
 	dYPerm, dgu, dLogits            *tensors.Tensor
@@ -122,6 +124,101 @@ func newTxMoE(c StageConfig, m *MoE, aux AuxLoss) (*txMoE, error) {
 	return t, nil
 }
 
+// gemmWeights lists the GEMM weights for the bf16 cache: the fused routed experts' and the
+// shared expert's. The router stays fp32 (text_precision.go).
+func (m *txMoE) gemmWeights() []*stages.Param {
+	ps := []*stages.Param{m.gateUp, m.down}
+	if m.shared != nil {
+		ps = append(ps, m.shared.gemmWeights()...)
+	}
+	return ps
+}
+
+// The routed experts' GEMMs. In fp32 mode the Backend's grouped GEMMs; in bf16 mode (the
+// Backend has no bf16 grouped path) one bf16 Matmul per expert with rows, on views of the
+// expert-sorted rows [offs[e], offs[e+1]) and of the fused weight w [E, N, K] (a bf16 copy).
+
+// expertOp runs f(e, rows a, rows b) for every expert with rows, on row views of x [R, ·] and
+// y [R, ·].
+func (m *txMoE) expertOp(o *txOps, offs []int32, x, y *tensors.Tensor, f func(e int, xe, ye *tensors.Tensor) error) {
+	for e := range m.E {
+		a, b := int(offs[e]), int(offs[e+1])
+		if a == b {
+			continue
+		}
+		o.do(func() error {
+			xe, err := x.Slice(0, a, b)
+			if err != nil {
+				return err
+			}
+			ye, err := y.Slice(0, a, b)
+			if err != nil {
+				return err
+			}
+			return f(e, xe, ye)
+		})
+	}
+}
+
+// expertW returns expert e's matrix [N, K] of w [E, N, K].
+func expertW(w *tensors.Tensor, e int) (*tensors.Tensor, error) {
+	we, err := w.Slice(0, e, e+1)
+	if err != nil {
+		return nil, err
+	}
+	return we.Reshape(w.Dim(1), w.Dim(2))
+}
+
+// groupedFwd: y [R, N] = x[rows_e] · w[e]ᵀ per expert; x a GEMM operand.
+func (m *txMoE) groupedFwd(o *txOps, st *moeState, y, x *tensors.Tensor, w *stages.Param) {
+	if o.gen == nil {
+		o.do(func() error { return o.be.GroupedLinear(y, x, w.Value, st.offs) })
+		return
+	}
+	wl := o.weight(w)
+	m.expertOp(o, st.offsH, x, y, func(e int, xe, ye *tensors.Tensor) error {
+		we, err := expertW(wl, e)
+		if err != nil {
+			return err
+		}
+		return o.be.Matmul(ye, xe, we, kernels.MatmulOpts{TransB: true})
+	})
+}
+
+// groupedBwdInput: dx [R, K] = dy[rows_e] · w[e] per expert (overwritten); dy a GEMM operand.
+func (m *txMoE) groupedBwdInput(o *txOps, st *moeState, dx, dy *tensors.Tensor, w *stages.Param) {
+	if o.gen == nil {
+		o.do(func() error { return o.be.GroupedLinearBackwardInput(dx, dy, w.Value, st.offs) })
+		return
+	}
+	wl := o.weight(w)
+	m.expertOp(o, st.offsH, dy, dx, func(e int, dye, dxe *tensors.Tensor) error {
+		we, err := expertW(wl, e)
+		if err != nil {
+			return err
+		}
+		return o.be.Matmul(dxe, dye, we, kernels.MatmulOpts{})
+	})
+}
+
+// groupedBwdWeight: dw[e] += dy[rows_e]ᵀ · x[rows_e] (dy, x GEMM operands; bf16 when low).
+func (m *txMoE) groupedBwdWeight(o *txOps, st *moeState, w *stages.Param, dy, x *tensors.Tensor, low bool) {
+	if !w.Trainable {
+		return
+	}
+	if !low {
+		o.do(func() error { return o.be.GroupedLinearBackwardWeight(w.Grad, dy, x, st.offs) })
+		return
+	}
+	m.expertOp(o, st.offsH, dy, x, func(e int, dye, xe *tensors.Tensor) error {
+		ge, err := expertW(w.Grad, e)
+		if err != nil {
+			return err
+		}
+		return o.be.Matmul(ge, dye, xe, kernels.MatmulOpts{TransA: true, Beta: 1})
+	})
+}
+
 func (m *txMoE) params() []*stages.Param {
 	ps := []*stages.Param{m.gate, m.bias, m.gateUp, m.down}
 	if m.shared != nil {
@@ -136,6 +233,8 @@ func (m *txMoE) params() []*stages.Param {
 //	offs [E+1], rowSrc, pos [T·k] (I32): the expert-sorted permutation
 //	xPerm [T·k, D] → gu [T·k, 2F] → a [T·k, F] → yPerm [T·k, D] → Σ_k topW·yPerm = routed [T, D]
 //
+// xPerm and a (and in backward dYPerm, dgu) are kept as GEMM operands (bf16 in bf16 mode).
+//
 // With the hf aux loss, rs accumulates this layer's router statistics.
 func (m *txMoE) fwd(o *txOps, st *moeState, y, x *tensors.Tensor, lay *txLayout, rs *routerStats) {
 	be := o.be
@@ -148,14 +247,24 @@ func (m *txMoE) fwd(o *txOps, st *moeState, y, x *tensors.Tensor, lay *txLayout,
 	})
 	st.offs, st.rowSrc, st.pos = o.bufOf(tensors.I32, E+1), o.bufOf(tensors.I32, T*k), o.bufOf(tensors.I32, T*k)
 	o.do(func() error { return be.Permutation(st.offs, st.rowSrc, st.pos, st.topIdx) })
-	st.xPerm = o.buf(T*k, D)
-	o.do(func() error { return be.Permute(st.xPerm, x, st.rowSrc) })
+	st.low = o.gen != nil
+	if st.low {
+		o.do(func() error {
+			var err error
+			st.offsH, err = txHostI32(be, st.offs)
+			return err
+		})
+	}
+	xPerm := o.buf(T*k, D)
+	o.do(func() error { return be.Permute(xPerm, x, st.rowSrc) })
+	st.xPerm = o.gemmIn(xPerm)
 	st.gu = o.buf(T*k, 2*m.F)
-	o.do(func() error { return be.GroupedLinear(st.gu, st.xPerm, m.gateUp.Value, st.offs) })
-	st.a = o.buf(T*k, m.F)
-	o.do(func() error { return be.SwiGLUFused(st.a, st.gu) })
+	m.groupedFwd(o, st, st.gu, st.xPerm, m.gateUp)
+	a := o.buf(T*k, m.F)
+	o.do(func() error { return be.SwiGLUFused(a, st.gu) })
+	st.a = o.gemmIn(a)
 	st.yPerm = o.buf(T*k, D)
-	o.do(func() error { return be.GroupedLinear(st.yPerm, st.a, m.down.Value, st.offs) })
+	m.groupedFwd(o, st, st.yPerm, st.a, m.down)
 	o.do(func() error { return be.Unpermute(y, st.yPerm, st.pos, st.topW) })
 	if m.shared != nil {
 		s := o.buf(T, D)
@@ -238,15 +347,17 @@ func txHostF32(be kernels.Backend, t *tensors.Tensor) ([]float32, error) {
 func (m *txMoE) bwdInput(o *txOps, st *moeState, dx, dy *tensors.Tensor, lay *txLayout, auxG []float64) {
 	be := o.be
 	T, D, E, k := dy.Dim(0), dy.Dim(1), m.E, m.k
-	st.dYPerm = o.buf(T*k, D)
+	dYPerm := o.buf(T*k, D)
 	dTopW := o.buf(T, k)
-	o.do(func() error { return be.UnpermuteBackward(st.dYPerm, dTopW, dy, st.yPerm, st.pos, st.topW) })
+	o.do(func() error { return be.UnpermuteBackward(dYPerm, dTopW, dy, st.yPerm, st.pos, st.topW) })
+	st.dYPerm = o.gemmIn(dYPerm)
 	da := o.buf(T*k, m.F)
-	o.do(func() error { return be.GroupedLinearBackwardInput(da, st.dYPerm, m.down.Value, st.offs) })
-	st.dgu = o.buf(T*k, 2*m.F)
-	o.do(func() error { return be.SwiGLUFusedBackward(st.dgu, da, st.gu) })
+	m.groupedBwdInput(o, st, da, st.dYPerm, m.down)
+	dgu := o.buf(T*k, 2*m.F)
+	o.do(func() error { return be.SwiGLUFusedBackward(dgu, da, st.gu) })
+	st.dgu = o.gemmIn(dgu)
 	dxPerm := o.buf(T*k, D)
-	o.do(func() error { return be.GroupedLinearBackwardInput(dxPerm, st.dgu, m.gateUp.Value, st.offs) })
+	m.groupedBwdInput(o, st, dxPerm, st.dgu, m.gateUp)
 	o.do(func() error { return be.PermuteBackward(dx, dxPerm, st.pos) })
 	var dScores *tensors.Tensor
 	if m.aux.Type == "seq" && st.auxCounts != nil {
@@ -280,12 +391,8 @@ func (m *txMoE) bwdInput(o *txOps, st *moeState, dx, dy *tensors.Tensor, lay *tx
 
 func (m *txMoE) bwdWeight(o *txOps, st *moeState) {
 	be := o.be
-	if m.down.Trainable {
-		o.do(func() error { return be.GroupedLinearBackwardWeight(m.down.Grad, st.dYPerm, st.a, st.offs) })
-	}
-	if m.gateUp.Trainable {
-		o.do(func() error { return be.GroupedLinearBackwardWeight(m.gateUp.Grad, st.dgu, st.xPerm, st.offs) })
-	}
+	m.groupedBwdWeight(o, st, m.down, st.dYPerm, st.a, st.low)
+	m.groupedBwdWeight(o, st, m.gateUp, st.dgu, st.xPerm, st.low)
 	if m.gate.Trainable { // dW_gate += dLogitsᵀ·x
 		o.do(func() error {
 			return be.Matmul(m.gate.Grad, st.dLogits, st.x, kernels.MatmulOpts{TransA: true, Beta: 1})
