@@ -4,8 +4,6 @@ package attention
 
 // Without assembly only pathGo exists.
 
-func available(p int) bool { return p == pathGo }
-
 func dsAsm(p, dp []float32, d float32) { dsGo(p, dp, d) }
 
 func expSumAsm(x []float32, m float32) float32 { return expSumGo(x, m) }

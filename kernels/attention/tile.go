@@ -1,13 +1,14 @@
 package attention
 
 import (
+	simdpath "github.com/glmflow/glmflow/kernels/internal/simd"
 	"math"
 
 	"github.com/glmflow/glmflow/kernels/gemm" // serial tile GEMM (AVX-512 / AVX2 microkernels)
 	"github.com/glmflow/glmflow/kernels/vec"  // SIMD exp and row reductions
 )
 
-// Compute paths of this package, chosen at start-up (ds_amd64.go) and switched by tests only
+// Compute paths of this package, the best the CPU supports (kernels/internal/simd), switched by tests only
 // (not while a call runs):
 //   - pathAVX512, pathAVX2: tile products on gemm.SgemmSerial, row max/sum/exp/scale on
 //     package vec (each of which dispatches on its own; gemm.ForcePath switches the GEMM), and
@@ -15,12 +16,15 @@ import (
 //   - pathGo: everything in plain Go in this file — the fallback on other GOARCHes, the purego
 //     tag and CPUs without AVX2+FMA.
 const (
-	pathGo = iota
-	pathAVX2
-	pathAVX512
+	pathGo     = simdpath.Generic
+	pathAVX2   = simdpath.AVX2
+	pathAVX512 = simdpath.AVX512
 )
 
-var path = pathGo
+var path = simdpath.Best()
+
+// available reports whether this build and CPU can run path p.
+func available(p int) bool { return simdpath.Available(p) }
 
 func simd() bool { return path != pathGo }
 

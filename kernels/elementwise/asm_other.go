@@ -4,9 +4,6 @@
 
 package elementwise
 
-// available reports which paths this build can run: only the generic one.
-func available(p int) bool { return p == pathGeneric }
-
 func siluAsm(out, x []float32) { panic("elementwise: no assembly in this build") }
 
 func siluGradAsm(dx, dout, x []float32) { panic("elementwise: no assembly in this build") }

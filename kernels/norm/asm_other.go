@@ -4,9 +4,6 @@
 
 package norm
 
-// available reports which paths this build can run: only the generic one.
-func available(p int) bool { return p == pathGeneric }
-
 func sumSqAsm(x []float32) float32 { panic("norm: no assembly in this build") }
 
 func sumAsm(x []float32) float32 { panic("norm: no assembly in this build") }

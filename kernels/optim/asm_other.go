@@ -4,9 +4,6 @@
 
 package optim
 
-// available reports which paths this build can run: only the generic one.
-func available(p int) bool { return p == pathGeneric }
-
 func adamwAsm(p, grad, m, v []float32, decay, b1, c1, b2, c2, stepSize, bc2Sqrt, eps float32) {
 	panic("optim: no assembly in this build")
 }

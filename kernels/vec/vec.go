@@ -1,16 +1,22 @@
 package vec
 
-// Code paths. The active one is chosen in init (see vec_amd64.go); tests switch with setPath.
+import "github.com/glmflow/glmflow/kernels/internal/simd"
+
+// Code paths. The active one is the best the CPU supports (kernels/internal/simd); tests switch
+// with setPath.
 const (
-	pathGeneric = iota
-	pathAVX2
-	pathAVX512
+	pathGeneric = simd.Generic
+	pathAVX2    = simd.AVX2
+	pathAVX512  = simd.AVX512
 )
 
-var path = pathGeneric
+var path = simd.Best()
 
 // pathNames is for test and benchmark names.
-var pathNames = [...]string{"generic", "avx2", "avx512"}
+var pathNames = simd.Names
+
+// available reports whether this build and CPU can run path p.
+func available(p int) bool { return simd.Available(p) }
 
 // Exp sets dst[i] = e^x[i] for i < len(dst). len(x) must be ≥ len(dst). dst may be x.
 //

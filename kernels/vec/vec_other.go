@@ -11,6 +11,3 @@ func axpyAsm(alpha float32, x, y []float32) { axpyGeneric(alpha, x, y) }
 func scaleAsm(alpha float32, x []float32)   { scaleGeneric(alpha, x) }
 func sumAsm(x []float32) float32            { return sumGeneric(x) }
 func maxAsm(x []float32) float32            { return maxGeneric(x) }
-
-// available reports which paths this build and CPU can run.
-func available(p int) bool { return p == pathGeneric }
