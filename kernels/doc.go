@@ -17,6 +17,8 @@
 //	backendtest  the conformance suite every Backend runs against the float64 references
 //	bench        the benchmark suite behind `glmflow bench`
 //	openblas     OpenBLAS loaded at run time, the GEMM baseline of the benchmarks
+//	internal/    simd (the one SIMD path decision), parallel (deterministic parallel loops),
+//	             kerneltest (tolerances, float64 comparison, finite differences)
 //
 // Conventions shared by every op: outputs are preallocated by the caller; input-gradient
 // outputs are overwritten, weight-gradient outputs are accumulated (dW += ...) so gradients
