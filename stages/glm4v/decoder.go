@@ -1,7 +1,9 @@
 package glm4v
 
 import (
+	"cmp"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/glmflow/glmflow/kernels"
 	"github.com/glmflow/glmflow/kernels/rotary"
@@ -38,6 +40,12 @@ const KindDecoder = "glm4v.decoder"
 //	                                logits get p ⊙ (g − Σ g·p); passed back unchanged
 //
 // The stage keeps a reference to the gradient BackwardInput gets until BackwardWeight.
+//
+// Recompute (DecoderConfig.Recompute, SetRecompute; decoder_recompute.go) keeps, from Forward
+// to BackwardInput, only each layer's input hidden state (the first one is the input tensor
+// itself, referenced: callers must not modify it before BackwardWeight) and the expert
+// choices, and recomputes each layer's forward just before its backward, with the same
+// kernels in the same order: the gradients are bit-identical to the kept-activation path.
 type Decoder struct {
 	cfg      *Config
 	be       kernels.Backend
@@ -49,6 +57,8 @@ type Decoder struct {
 	arena    txArena
 	aux      AuxLoss
 	prec     *txPrec // GEMM precision and bf16 weight cache (text_precision.go)
+	// recompute applies to later Forward calls (decoder_recompute.go).
+	recompute atomic.Bool
 }
 
 type txLayer struct {
@@ -66,6 +76,8 @@ type decState struct {
 	dx       *tensors.Tensor   // set by BackwardInput
 	bufs     []*tensors.Tensor // drawn from the arena; returned in BackwardWeight
 	gen      *txGen            // bf16 weight copies held from Forward to BackwardWeight; nil: fp32
+	// recompute: Forward kept only the layer inputs (decoder_recompute.go).
+	recompute bool
 }
 
 // routerPorts are the hf aux loss's statistics ports (AuxLoss doc).
@@ -116,6 +128,7 @@ func NewDecoder(c DecoderConfig) (*Decoder, error) {
 		return nil, err
 	}
 	d := &Decoder{cfg: &c.Params.Config, be: c.Backend, from: c.From, to: c.To, slots: slots, aux: aux, prec: prec}
+	d.recompute.Store(c.Recompute)
 	eps := float32(tc.RMSNormEps)
 	for i := c.From; i < c.To; i++ {
 		pl := &c.Params.Language.Layers[i]
@@ -257,36 +270,52 @@ func (d *Decoder) forward(in stages.Tensors, rs *routerStats, gen *txGen) (*decS
 		opts: kernels.AttentionOpts{Causal: true, CuSeqlens: lay.cu, KeyPad: lay.keyPad}}
 	o := &txOps{be: be, ar: &d.arena, kept: &st.bufs, gen: gen}
 	st.cos, st.sin = o.upF32(cos, T, n), o.upF32(sin, T, n)
+	st.recompute = d.recompute.Load()
 	x := in["hidden"]
-	for i, L := range d.layers {
-		ls := &st.layers[i]
-		ls.x = x
-		ls.h1, ls.rstd1 = o.buf(T, D), o.buf(T)
-		L.in.fwd(o, ls.h1, ls.rstd1, x)
-		a := o.buf(T, D)
-		L.attn.fwd(o, &ls.attn, a, ls.h1, st.cos, st.sin, st.opts)
-		o.do(func() error { return be.Add(a, x, a) })
-		ls.x1 = a
-		ls.h2, ls.rstd2 = o.buf(T, D), o.buf(T)
-		L.post.fwd(o, ls.h2, ls.rstd2, ls.x1)
+	for i := range d.layers {
 		var m *tensors.Tensor
 		if i == len(d.layers)-1 {
 			m = o.fresh(T, D) // the stage's output
 		} else {
-			m = o.buf(T, D)
+			m = o.buf(T, D) // the next layer's input
 		}
-		if L.moe != nil {
-			L.moe.fwd(o, &ls.moe, m, ls.h2, &lay, rs)
-		} else {
-			L.mlp.fwd(o, &ls.mlp, m, ls.h2)
+		lo := o
+		var tmp []*tensors.Tensor
+		if st.recompute {
+			lo = &txOps{be: be, ar: &d.arena, kept: &tmp, gen: gen}
 		}
-		o.do(func() error { return be.Add(m, ls.x1, m) })
+		d.layerFwd(lo, st, i, m, x, rs)
+		if err := cmp.Or(o.err, lo.err); err != nil {
+			return nil, nil, fmt.Errorf("layer %d: %w", d.from+i, err)
+		}
+		if st.recompute {
+			d.dropActivations(st, i, tmp)
+		}
 		x = m
-		if o.err != nil {
-			return nil, nil, fmt.Errorf("layer %d: %w", d.from+i, o.err)
-		}
 	}
 	return st, x, nil
+}
+
+// layerFwd runs layer i of the stage on x [T, D] into m [T, D], filling st.layers[i]; rs
+// accumulates the hf aux loss's router statistics (nil without it).
+func (d *Decoder) layerFwd(o *txOps, st *decState, i int, m, x *tensors.Tensor, rs *routerStats) {
+	be, L, ls := o.be, d.layers[i], &st.layers[i]
+	T, D := x.Dim(0), x.Dim(1)
+	ls.x = x
+	ls.h1, ls.rstd1 = o.buf(T, D), o.buf(T)
+	L.in.fwd(o, ls.h1, ls.rstd1, x)
+	a := o.buf(T, D)
+	L.attn.fwd(o, &ls.attn, a, ls.h1, st.cos, st.sin, st.opts)
+	o.do(func() error { return be.Add(a, x, a) })
+	ls.x1 = a
+	ls.h2, ls.rstd2 = o.buf(T, D), o.buf(T)
+	L.post.fwd(o, ls.h2, ls.rstd2, ls.x1)
+	if L.moe != nil {
+		L.moe.fwd(o, &ls.moe, m, ls.h2, &st.lay, rs)
+	} else {
+		L.mlp.fwd(o, &ls.mlp, m, ls.h2)
+	}
+	o.do(func() error { return be.Add(m, ls.x1, m) })
 }
 
 func (d *Decoder) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors, error) {
@@ -317,6 +346,14 @@ func (d *Decoder) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors, er
 	T, D := dy.Dim(0), dy.Dim(1)
 	for i := len(d.layers) - 1; i >= 0; i-- {
 		L, ls := d.layers[i], &st.layers[i]
+		var lk []*tensors.Tensor // with recompute: layer i's buffers, sorted out below
+		o := o
+		if st.recompute {
+			o = &txOps{be: be, ar: &d.arena, kept: &lk, gen: st.gen}
+			if err := d.refwd(o, st, i); err != nil {
+				return nil, fmt.Errorf("%s: micro-batch %d: layer %d: recompute: %w", KindDecoder, mb, d.from+i, err)
+			}
+		}
 		dh2 := o.buf(T, D)
 		if L.moe != nil {
 			L.moe.bwdInput(o, &ls.moe, dh2, dy, &st.lay, auxG)
@@ -341,6 +378,9 @@ func (d *Decoder) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors, er
 		dy = dx
 		if o.err != nil {
 			return nil, fmt.Errorf("%s: micro-batch %d: layer %d: %w", KindDecoder, mb, d.from+i, o.err)
+		}
+		if st.recompute {
+			d.keepForWeight(st, i, dx, lk)
 		}
 	}
 	st.dx = dy

@@ -35,6 +35,10 @@ type DecoderConfig struct {
 	StageConfig
 	From, To int
 	Aux      AuxLoss // optional MoE load-balancing loss; zero value: none
+	// Recompute keeps only each layer's input from Forward to BackwardInput and recomputes
+	// the activations there, layer by layer (less memory, one more forward; bit-identical
+	// gradients). Also settable with Decoder.SetRecompute (stages.Recomputer).
+	Recompute bool
 }
 
 // HeadConfig configures glm4v.head (parameters: SelectHead, plus SelectEmbed when

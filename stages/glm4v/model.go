@@ -38,6 +38,9 @@ type ModelOptions struct {
 	// Precision is every stage's GEMM precision: "fp32" (or "", the default) or "bf16" mixed
 	// precision (StageConfig.Precision, VisionStageConfig.Precision).
 	Precision string
+	// Recompute turns on activation recomputation in the stages that have it (the vision
+	// and decoder stages; stages.Recomputer): less memory, one more forward, the same bits.
+	Recompute bool
 }
 
 // NewModel builds the stages over a loaded parameter tree.
@@ -46,7 +49,7 @@ func NewModel(p *Params, be kernels.Backend, o ModelOptions) (*Model, error) {
 	m := &Model{Params: p, be: be}
 	var err error
 	if !o.TextOnly {
-		vc := VisionStageConfig{Backend: be, Params: p, Frozen: o.Frozen, Precision: o.Precision}
+		vc := VisionStageConfig{Backend: be, Params: p, Frozen: o.Frozen, Precision: o.Precision, Recompute: o.Recompute}
 		if m.Vision, err = stages.Build(VisionKind, vc); err != nil {
 			return nil, err
 		}
@@ -57,7 +60,7 @@ func NewModel(p *Params, be kernels.Backend, o ModelOptions) (*Model, error) {
 	L := p.Config.Text.NumHiddenLayers
 	bounds := append(append([]int{0}, o.Splits...), L)
 	for i := 0; i+1 < len(bounds); i++ {
-		d, err := NewDecoder(DecoderConfig{StageConfig: sc, From: bounds[i], To: bounds[i+1], Aux: o.Aux})
+		d, err := NewDecoder(DecoderConfig{StageConfig: sc, From: bounds[i], To: bounds[i+1], Aux: o.Aux, Recompute: o.Recompute})
 		if err != nil {
 			return nil, err
 		}
