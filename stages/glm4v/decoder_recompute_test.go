@@ -222,3 +222,49 @@ func TestRecomputeSetAndState(t *testing.T) {
 		t.Errorf("micro-batches %v still live", live)
 	}
 }
+
+// TestHeadRecompute: the head's recompute gives the same bits, and a micro-batch keeps no
+// activation buffers between Forward and BackwardInput.
+func TestHeadRecompute(t *testing.T) {
+	g := loadGolden(t, "case1")
+	in := g.inputs(false)
+	m := newTestModel(t, g.p, ModelOptions{TextOnly: true})
+	want := runModel(t, m, in, true)
+	var r stages.Recomputer = m.Head
+	r.SetRecompute(true)
+	sameOutputs(t, "head recompute", runModel(t, m, in, true), want, 0)
+	if live := m.Head.saved.Live(); len(live) != 0 {
+		t.Fatalf("micro-batches %v still live", live)
+	}
+
+	// Direct Forward on the head: only the inputs are kept.
+	const B, S = 2, 5
+	D := g.p.Config.Text.HiddenSize
+	hidden := tensors.New(tensors.F32, B*S, D)
+	for i, v := 0, hidden.F32(); i < len(v); i++ {
+		v[i] = float32(i%7)*0.1 - 0.3
+	}
+	labels := tensors.New(tensors.I32, B, S)
+	for i, v := 0, labels.I32(); i < len(v); i++ {
+		v[i] = int32(i % 3)
+	}
+	for _, on := range []bool{false, true} {
+		m.Head.SetRecompute(on)
+		if _, err := m.Head.Forward(9, stages.Tensors{"hidden": hidden, "labels": labels}); err != nil {
+			t.Fatal(err)
+		}
+		st, err := m.Head.saved.Get(KindHead, 9)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if kept := len(st.bufs); on != (kept == 0) {
+			t.Errorf("recompute %v: %d activation buffers kept after Forward", on, kept)
+		}
+		if _, err := m.Head.BackwardInput(9, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := m.Head.BackwardWeight(9); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -55,6 +55,9 @@ type HeadConfig struct {
 	// Aux: with Type "hf" the head computes HF's pooled MoE aux loss (AuxLoss); other types
 	// are the decoder stages' business and ignored here.
 	Aux AuxLoss
+	// Recompute keeps only the stage inputs from Forward and recomputes the norm, lm_head and
+	// cross-entropy statistics in BackwardInput (Head.SetRecompute; stages.Recomputer).
+	Recompute bool
 }
 
 func init() {

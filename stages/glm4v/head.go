@@ -54,6 +54,7 @@ type Head struct {
 	saved      stages.Saved[*headState]
 	arena      txArena
 	prec       *txPrec // GEMM precision and bf16 weight cache (text_precision.go)
+	recompute  atomic.Bool
 }
 
 // headState: x the input; hn, rstd the norm; hl [R, D] the lm_head input: hn, or without a
@@ -73,6 +74,10 @@ type headState struct {
 	bufs      []*tensors.Tensor // drawn from the arena; returned in BackwardWeight
 	gen       *txGen            // bf16 weight copies held from Forward to BackwardWeight; nil: fp32
 	dlIn      *tensors.Tensor   // dlogits as a GEMM operand (bf16 copy in bf16 mode)
+	// Recompute: Forward kept only its inputs (referenced, not copied: the caller must not
+	// change them before BackwardWeight) and the batch shape; BackwardInput rebuilds the rest.
+	in   stages.Tensors
+	B, S int
 }
 
 // NewHead builds the stage.
@@ -109,8 +114,12 @@ func NewHead(c HeadConfig) (*Head, error) {
 	}
 	h.prec.add(h.lm.w)
 	h.lossTokens.Store(int64(c.LossTokens))
+	h.recompute.Store(c.Recompute)
 	return h, nil
 }
+
+// SetRecompute turns recomputation on or off for later Forward calls (stages.Recomputer).
+func (h *Head) SetRecompute(on bool) { h.recompute.Store(on) }
 
 // SetLossTokens sets the global-batch loss-token count for the following micro-batches
 // (0: each micro-batch's own count).
@@ -183,6 +192,13 @@ func (h *Head) Forward(mb int, in stages.Tensors) (stages.Tensors, error) {
 	if err != nil {
 		h.prec.release(gen)
 		return nil, fmt.Errorf("%s: micro-batch %d: %w", KindHead, mb, err)
+	}
+	if h.recompute.Load() {
+		// Keep the inputs and the scalars LossSum/AuxLoss report; the activations go back to
+		// the arena and BackwardInput recomputes them with the same kernels in the same order.
+		h.arena.put(st.bufs)
+		st = &headState{in: in, B: dims["B"], S: dims["S"], gen: gen, n: st.n, sum: st.sum,
+			auxCounts: st.auxCounts, auxN: st.auxN, auxLoss: st.auxLoss}
 	}
 	if err := h.saved.Put(KindHead, mb, st); err != nil {
 		h.prec.release(gen)
@@ -309,6 +325,14 @@ func (h *Head) BackwardInput(mb int, dOut stages.Tensors) (stages.Tensors, error
 	st, err := h.saved.Get(KindHead, mb)
 	if err != nil {
 		return nil, err
+	}
+	if st.in != nil { // recompute: rebuild the forward state (the normaliser stays Forward's)
+		full, _, err := h.forward(st.in, st.B, st.S, st.gen)
+		if err != nil {
+			return nil, fmt.Errorf("%s: micro-batch %d: recompute: %w", KindHead, mb, err)
+		}
+		full.n = st.n
+		*st = *full
 	}
 	be := h.be
 	scalar := func(name string) (float32, error) {

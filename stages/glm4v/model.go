@@ -38,8 +38,8 @@ type ModelOptions struct {
 	// Precision is every stage's GEMM precision: "fp32" (or "", the default) or "bf16" mixed
 	// precision (StageConfig.Precision, VisionStageConfig.Precision).
 	Precision string
-	// Recompute turns on activation recomputation in the stages that have it (the vision
-	// and decoder stages; stages.Recomputer): less memory, one more forward, the same bits.
+	// Recompute turns on activation recomputation in the vision, decoder and head stages
+	// (stages.Recomputer): less memory, one more forward, the same bits.
 	Recompute bool
 }
 
@@ -66,7 +66,7 @@ func NewModel(p *Params, be kernels.Backend, o ModelOptions) (*Model, error) {
 		}
 		m.Decoders = append(m.Decoders, d)
 	}
-	if m.Head, err = NewHead(HeadConfig{StageConfig: sc, LossTokens: o.LossTokens, Logits: !o.NoLogits, Aux: o.Aux}); err != nil {
+	if m.Head, err = NewHead(HeadConfig{StageConfig: sc, LossTokens: o.LossTokens, Logits: !o.NoLogits, Aux: o.Aux, Recompute: o.Recompute}); err != nil {
 		return nil, err
 	}
 	return m, nil
