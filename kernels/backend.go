@@ -173,6 +173,10 @@ type AttentionOpts struct {
 	Causal    bool
 	CuSeqlens []int32 // segment boundaries [nseg+1] in the packed T; nil: one segment
 	KeyPad    []bool  // [T] true = padding key; nil: none
+	// BF16 runs the tile products (scores, P·V and the backward products) with bf16 operands
+	// and fp32 accumulation; softmax, its statistics and all outputs stay fp32 (mixed
+	// precision).
+	BF16 bool
 }
 
 // Attention is multi-head attention with GQA over packed segments (flash-style: memory does not

@@ -28,6 +28,10 @@ type Params struct {
 	Causal      bool    // query i sees key j only when j ≤ i (and both lie in one segment)
 	CuSeqlens   []int32 // [nseg+1] 0 = cu[0] ≤ cu[1] ≤ … ≤ cu[nseg] = T; nil: one segment [0, T)
 	KeyPad      []bool  // [T] true: key t is padding, invisible to every query; nil: no padding
+	// BF16 runs every tile product on bfloat16 operands with float32 accumulation (bf16.go):
+	// about twice the tile-product speed on CPUs with AVX512_BF16, at bf16 operand precision.
+	// Softmax, statistics and outputs stay float32.
+	BF16 bool
 }
 
 // plan is a validated Params plus the block lists the kernels iterate over.
@@ -45,6 +49,7 @@ type plan struct {
 	segBlk []int   // [nseg+1] blocks[segBlk[s]:segBlk[s+1]] are segment s's query blocks
 	segKV  []int   // [nseg+1] the same for kvBlks
 	padCnt []int32 // [T+1] padCnt[t] = padded keys in [0, t); nil without padding
+	in16   *in16   // bf16 copies of the inputs when BF16; nil otherwise
 }
 
 // block is rows [lo, hi) of segment seg = [s0, s1).
@@ -177,6 +182,10 @@ func Forward(o, lse, q, k, v []float32, p Params) error {
 	if err := checkLen(op, "o", o, nq, "lse", lse, p.H*p.T, "q", q, nq, "k", k, nk, "v", v, nk); err != nil {
 		return err
 	}
+	if p.BF16 {
+		pl.in16 = &in16{q: round16(q), k: round16(k), v: round16(v)}
+		defer pl.in16.release()
+	}
 	cs := pl.chunks()
 	runTasks(len(cs), pl.work(), pl.newScratch,
 		func(s *scratch, task int) {
@@ -211,6 +220,10 @@ func Backward(dq, dk, dv, do, q, k, v, o, lse []float32, p Params) error {
 			D[h*p.T+t] = dot(do[off:off+p.Dh], o[off:off+p.Dh])
 		}
 	})
+	if p.BF16 {
+		pl.in16 = &in16{q: round16(q), k: round16(k), v: round16(v), do: round16(do)}
+		defer pl.in16.release()
+	}
 	w := 2 * pl.work()
 	if pl.singlePass() {
 		nseg := len(pl.segs) - 1

@@ -76,6 +76,7 @@ func maxAbs(x []float64) float64 {
 func runFwdBwd(t *testing.T, c tcase, in inputs) (o, lse, dq, dk, dv []float32) {
 	t.Helper()
 	p := c.params()
+	p.BF16 = testBF16
 	nq, nk := c.T*c.H*c.Dh, c.T*c.K*c.Dh
 	o, lse = make([]float32, nq), make([]float32, c.H*c.T)
 	dq, dk, dv = make([]float32, nq), make([]float32, nk), make([]float32, nk)
@@ -147,6 +148,9 @@ func testVsReference(t *testing.T) {
 			dsMag := sc * maxAbs(do) * maxAbs(v)
 			tol := func(want []float64, c float64, floor float64) func(int) float64 {
 				m := max(maxAbs(want), floor)
+				if testBF16 {
+					return func(int) float64 { return bf16Tol(c, n, m) }
+				}
 				return func(int) float64 { return kerneltest.Tol(c, n, kerneltest.Eps32, m, 1e-30) }
 			}
 			kerneltest.Close(t, "o", o, wo, tol(wo, 2, 0))
@@ -175,6 +179,9 @@ func relErr(got []float32, want []float64, n int) float64 {
 	m, e := maxAbs(want), 0.0
 	for i := range got {
 		e = max(e, math.Abs(float64(got[i])-want[i]))
+	}
+	if testBF16 {
+		return e / (math.Sqrt(float64(n)) * epsBF16 * m)
 	}
 	return e / (float64(n) * kerneltest.Eps32 * m)
 }

@@ -39,6 +39,11 @@
 // golang.org/x/sys/cpu, and a plain-Go path (also used on other GOARCHes and with the purego
 // tag) is what tests compare against.
 //
+// Params.BF16 (bf16.go) runs every tile product on bfloat16 operands (q, k, v, do rounded once
+// per call; P and dS per tile) with float32 accumulation through gemm.SgemmBF16Serial
+// (VDPBF16PS on AVX512_BF16); softmax, statistics and outputs stay float32. Opt-in, for
+// mixed-precision training; the default float32 path is unchanged.
+//
 // Non-goals: dropout (GLM-4.5V uses 0), attention bias / ALiBi, sliding windows, bf16 storage,
 // KV-cache decoding. The float64 reference (RefForward, RefBackward) materialises [T, T] and is
 // meant for tests only.

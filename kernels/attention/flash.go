@@ -27,16 +27,26 @@ type scratch struct {
 	gk, gv  []float32 // [bc, Dh] dK, dV accumulators
 
 	kT, vB, vT, kB packed // packed tiles: Kᵀ, V (forward); Kᵀ, Vᵀ, K (backward)
+
+	// Params.BF16 (bf16.go): the gathered q (and do) rows [R, Dh] and the offset of the
+	// current key block in the bf16 k and v.
+	qs16, dos16 []uint16
+	kv0         int
 }
 
 func (p *plan) newScratch() *scratch {
 	R, Dh := p.groups*p.br, p.Dh
-	return &scratch{
-		qs: make([]float32, R*p.ldq), dos: make([]float32, R*p.ldq),
+	s := &scratch{
 		s: make([]float32, R*ldt), dp: make([]float32, R*ldt),
 		m: make([]float32, R), l: make([]float32, R), al: make([]float32, 2*R),
 		gk: make([]float32, p.bc*Dh), gv: make([]float32, p.bc*Dh),
 	}
+	if p.in16 != nil {
+		s.ensure16(p)
+	} else {
+		s.qs, s.dos = make([]float32, R*p.ldq), make([]float32, R*p.ldq)
+	}
+	return s
 }
 
 // grow returns x resized to n elements, reallocating only when it is too small.
@@ -87,9 +97,15 @@ func (p *plan) gatherRows(dst, st []float32, i0, n, kh int) {
 // gathered queries (tokens [i0, i0+n)) and keys [j0, j0+nc) of the packed Kᵀ tile kT, then
 // sets masked entries to −Inf.
 func (p *plan) scores(s, qs []float32, kT *packed, i0, n, j0, nc int) {
+	mmP(n*p.groups, nc, p.Dh, p.scale, qs, p.ldq, kT, 0, s, ldt)
+	p.mask(s, i0, n, j0, nc)
+}
+
+// mask sets the entries of the score tile s [n·G, nc] (leading dim ldt) of queries
+// [i0, i0+n) and keys [j0, j0+nc) that the causal mask or KeyPad hides to −Inf.
+func (p *plan) mask(s []float32, i0, n, j0, nc int) {
 	G := p.groups
 	R := n * G
-	mmP(R, nc, p.Dh, p.scale, qs, p.ldq, kT, 0, s, ldt)
 	if p.Causal && j0+nc-1 > i0 { // tile crosses the diagonal
 		for r := range R {
 			if c0 := i0 + r/G + 1 - j0; c0 < nc {
@@ -138,8 +154,11 @@ func (s *scratch) forward(p *plan, o, lse, q, k, v []float32, c fwdChunk) {
 		if p.padded(j0, j0+nc) == nc {
 			continue
 		}
-		s.kT.pack(true, Dh, nc, k[j0*ldk+c.kh*Dh:], ldk)
-		s.vB.pack(false, nc, Dh, v[j0*ldk+c.kh*Dh:], ldk)
+		kv0 := j0*ldk + c.kh*Dh
+		if p.in16 == nil {
+			s.kT.pack(true, Dh, nc, k[kv0:], ldk)
+			s.vB.pack(false, nc, Dh, v[kv0:], ldk)
+		}
 		for _, b := range blocks {
 			if p.Causal && j0 >= b.hi {
 				continue
@@ -152,6 +171,14 @@ func (s *scratch) forward(p *plan, o, lse, q, k, v []float32, c fwdChunk) {
 			}
 			r0 := (b.lo - first.lo) * G
 			acc, m, l := s.acc[r0*Dh:(r0+R)*Dh], s.m[r0:r0+R], s.l[r0:r0+R]
+			if in := p.in16; in != nil {
+				p.gather16(s.qs16, in.q, b.lo, n, c.kh)
+				mm16(false, true, R, nb, Dh, p.scale, s.qs16, Dh, in.k[kv0:], ldk, 0, s.s, ldt)
+				p.mask(s.s, b.lo, n, j0, nb)
+				softmaxTile(s.s, R, nb, m, l, s.al[:2*R], acc, Dh)
+				mmR16(false, R, Dh, nb, 1, s.s, ldt, in.v[kv0:], ldk, acc, Dh)
+				continue
+			}
 			p.gather(s.qs, p.ldq, q, b.lo, n, c.kh)
 			p.scores(s.s, s.qs, &s.kT, b.lo, n, j0, nb)
 			softmaxTile(s.s, R, nb, m, l, s.al[:2*R], acc, Dh)
@@ -214,6 +241,22 @@ func (s *scratch) bwdTile(p *plan, i0, n, j0, nc int, kv bool, dq []float32) {
 	Dh := p.Dh
 	R := n * p.groups
 	P, dP := s.s, s.dp
+	if in := p.in16; in != nil {
+		ldk := p.K * Dh
+		k16, v16 := in.k[s.kv0:], in.v[s.kv0:]
+		mm16(false, true, R, nc, Dh, p.scale, s.qs16, Dh, k16, ldk, 0, P, ldt)
+		p.mask(P, i0, n, j0, nc)
+		mm16(false, true, R, nc, Dh, 1, s.dos16, Dh, v16, ldk, 0, dP, ldt)
+		probsDS(P, dP, R, nc, s.m, s.l)
+		if kv {
+			mmR16(true, nc, Dh, R, 1, P, ldt, s.dos16, Dh, s.gv, Dh)
+			mmR16(true, nc, Dh, R, p.scale, dP, ldt, s.qs16, Dh, s.gk, Dh)
+		}
+		if dq != nil {
+			mmR16(false, R, Dh, nc, p.scale, dP, ldt, k16, ldk, dq, Dh)
+		}
+		return
+	}
 	p.scores(P, s.qs, &s.kT, i0, n, j0, nc)
 	mmP(R, nc, Dh, 1, s.dos, p.ldq, &s.vT, 0, dP, ldt)
 	probsDS(P, dP, R, nc, s.m, s.l)
@@ -228,8 +271,13 @@ func (s *scratch) bwdTile(p *plan, i0, n, j0, nc int, kv bool, dq []float32) {
 
 // loadRows gathers q, do, lse and D of tokens [i0, i0+n) of kv group kh into the scratch.
 func (s *scratch) loadRows(p *plan, q, do, lse, D []float32, i0, n, kh int) {
-	p.gather(s.qs, p.ldq, q, i0, n, kh)
-	p.gather(s.dos, p.ldq, do, i0, n, kh)
+	if in := p.in16; in != nil {
+		p.gather16(s.qs16, in.q, i0, n, kh)
+		p.gather16(s.dos16, in.do, i0, n, kh)
+	} else {
+		p.gather(s.qs, p.ldq, q, i0, n, kh)
+		p.gather(s.dos, p.ldq, do, i0, n, kh)
+	}
 	p.gatherRows(s.m, lse, i0, n, kh)
 	p.gatherRows(s.l, D, i0, n, kh)
 }
@@ -237,6 +285,10 @@ func (s *scratch) loadRows(p *plan, q, do, lse, D []float32, i0, n, kh int) {
 // packKV packs key block [j0, j0+nc) of kv head kh for bwdTile (K only when withK).
 func (s *scratch) packKV(p *plan, k, v []float32, j0, nc, kh int, withK bool) {
 	Dh, ldk := p.Dh, p.K*p.Dh
+	if p.in16 != nil {
+		s.kv0 = j0*ldk + kh*Dh
+		return
+	}
 	s.kT.pack(true, Dh, nc, k[j0*ldk+kh*Dh:], ldk)
 	s.vT.pack(true, Dh, nc, v[j0*ldk+kh*Dh:], ldk)
 	if withK {

@@ -344,6 +344,23 @@ func testAttention(e *env) {
 	e.near("AttentionBackward dq", dq, wdq, T+Dh)
 	e.near("AttentionBackward dk", dk, wdk, T+Dh)
 	e.near("AttentionBackward dv", dv, wdv, T+Dh)
+
+	// bf16 tile products: within a bf16 bound of the same reference.
+	opts.BF16 = true
+	e.ok(e.be.Attention(o, lse, q, k, v, opts))
+	e.ok(e.be.AttentionBackward(dq, dk, dv, do, q, k, v, o, lse, opts))
+	bf16Near := func(name string, got *tensors.Tensor, want []float64) {
+		big := 0.0
+		for _, w := range want {
+			big = math.Max(big, math.Abs(w))
+		}
+		tol := 4 * math.Sqrt(T+Dh) * kerneltest.EpsBF16 * big
+		kerneltest.CloseAll(e.t, name, e.host(got).F32(), want, tol)
+	}
+	bf16Near("Attention o (bf16 tiles)", o, wo)
+	bf16Near("AttentionBackward dq (bf16 tiles)", dq, wdq)
+	bf16Near("AttentionBackward dk (bf16 tiles)", dk, wdk)
+	bf16Near("AttentionBackward dv (bf16 tiles)", dv, wdv)
 }
 
 func testMoE(e *env) {

@@ -14,7 +14,7 @@ func attnParams(op string, q, k *tensors.Tensor, o kernels.AttentionOpts) (atten
 		return attention.Params{}, fmt.Errorf("cpu.%s: q %v and k %v must be [T, H, Dh] and [T, K, Dh]", op, q, k)
 	}
 	return attention.Params{T: q.Dim(0), H: q.Dim(1), K: k.Dim(1), Dh: q.Dim(2),
-		Scale: o.Scale, Causal: o.Causal, CuSeqlens: o.CuSeqlens, KeyPad: o.KeyPad}, nil
+		Scale: o.Scale, Causal: o.Causal, CuSeqlens: o.CuSeqlens, KeyPad: o.KeyPad, BF16: o.BF16}, nil
 }
 
 func (*Backend) Attention(o, lse, q, k, v *tensors.Tensor, opts kernels.AttentionOpts) error {

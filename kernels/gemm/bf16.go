@@ -40,6 +40,16 @@ func SgemmBF16(transA, transB bool, m, n, k int, alpha float32, a []uint16, lda 
 	run([]problem{p}, Threads())
 }
 
+// SgemmBF16Serial is SgemmBF16 on the calling goroutine only (as SgemmSerial is Sgemm): for
+// callers that run it inside their own parallel tasks, such as attention tiles. Same bits as
+// SgemmBF16 on the same path.
+func SgemmBF16Serial(transA, transB bool, m, n, k int, alpha float32, a []uint16, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	p := problem{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a16: a, dot: true, lda: lda, b16: b, ldb: ldb, c: c, ldc: ldc}
+	p.check("SgemmBF16Serial", 1, 0, 0, 0)
+	runSerial(&p)
+}
+
 // SgemmBF16Round is SgemmBF16 with A given in float32: every element of A is rounded to
 // bfloat16 while it is packed, exactly as tensors.BF16FromF32 does (round to nearest even,
 // NaN stays NaN), and the product is then that of SgemmBF16. B holds bfloat16 bits.
@@ -49,6 +59,15 @@ func SgemmBF16Round(transA, transB bool, m, n, k int, alpha float32, a []float32
 		a: a, roundA: true, dot: true, lda: lda, b16: b, ldb: ldb, c: c, ldc: ldc}
 	p.check("SgemmBF16Round", 1, 0, 0, 0)
 	run([]problem{p}, Threads())
+}
+
+// SgemmBF16RoundSerial is SgemmBF16Round on the calling goroutine only (as SgemmSerial is
+// Sgemm). Same bits as SgemmBF16Round on the same path.
+func SgemmBF16RoundSerial(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []uint16, ldb int, beta float32, c []float32, ldc int) {
+	p := problem{transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, beta: beta,
+		a: a, roundA: true, dot: true, lda: lda, b16: b, ldb: ldb, c: c, ldc: ldc}
+	p.check("SgemmBF16RoundSerial", 1, 0, 0, 0)
+	runSerial(&p)
 }
 
 // runDot computes the task with the bf16 pair kernel of im (im.dotTile != nil); the loop
@@ -61,6 +80,40 @@ func (t *task) runDot(im *impl, ws *workspace) {
 	mcb := roundUp(ceilDiv(t.i1-t.i0, ceilDiv(t.i1-t.i0, mcMax)), mr)
 	ws.ensure16(mr, nr, min(mcb, t.i1-t.i0), kc, min(ncb, t.j1-t.j0))
 	panel := mr * aStride16
+	tile := func(ic, mc, jc, nc, kp int, beta float32, load bool) {
+		for ir := 0; ir < mc; ir += mr {
+			rows := min(mr, mc-ir)
+			ap := ws.a16[ir/mr*panel:]
+			crow := p.c[(ic+ir)*p.ldc+jc:]
+			for jr := 0; jr < nc; jr += nr {
+				im.dotTile(p.transA, rows, min(nr, nc-jr), kp, ap, ws.b16[jr*2*kp:], crow[jr:], p.ldc, p.alpha, beta, load)
+			}
+		}
+	}
+	// Loop order: A blocks outer packs op(A) once and op(B) once per A block; B blocks outer
+	// the reverse. Pick the one that packs fewer elements (the arithmetic per C element, its
+	// k passes in order, is the same either way, so the choice never changes a result).
+	nIC, nJC := ceilDiv(t.i1-t.i0, mcb), ceilDiv(t.j1-t.j0, ncb)
+	if nJC*(t.i1-t.i0)+(t.j1-t.j0) < (t.i1-t.i0)+nIC*(t.j1-t.j0) {
+		for pc := 0; pc < p.k; pc += kc {
+			kb := min(kc, p.k-pc)
+			kp := (kb + 1) / 2
+			beta, load := p.beta, p.beta != 0
+			if pc > 0 {
+				beta, load = 1, true
+			}
+			for jc := t.j0; jc < t.j1; jc += ncb {
+				nc := min(ncb, t.j1-jc)
+				p.packB16(im, nr, ws, pc, kb, jc, nc)
+				for ic := t.i0; ic < t.i1; ic += mcb {
+					mc := min(mcb, t.i1-ic)
+					p.packA16(im, ws, ic, mc, pc, kb)
+					tile(ic, mc, jc, nc, kp, beta, load)
+				}
+			}
+		}
+		return
+	}
 	for ic := t.i0; ic < t.i1; ic += mcb {
 		mc := min(mcb, t.i1-ic)
 		for pc := 0; pc < p.k; pc += kc {
@@ -74,14 +127,7 @@ func (t *task) runDot(im *impl, ws *workspace) {
 			for jc := t.j0; jc < t.j1; jc += ncb {
 				nc := min(ncb, t.j1-jc)
 				p.packB16(im, nr, ws, pc, kb, jc, nc)
-				for ir := 0; ir < mc; ir += mr {
-					rows := min(mr, mc-ir)
-					ap := ws.a16[ir/mr*panel:]
-					crow := p.c[(ic+ir)*p.ldc+jc:]
-					for jr := 0; jr < nc; jr += nr {
-						im.dotTile(p.transA, rows, min(nr, nc-jr), kp, ap, ws.b16[jr*2*kp:], crow[jr:], p.ldc, p.alpha, beta, load)
-					}
-				}
+				tile(ic, mc, jc, nc, kp, beta, load)
 			}
 		}
 	}

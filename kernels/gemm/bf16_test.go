@@ -46,10 +46,18 @@ func callBF16Round(g *gemmCase, c []float32) {
 	SgemmBF16Round(g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.aF32, g.lda, g.b16, g.ldb, g.beta, c, g.ldc)
 }
 
+func callBF16Serial(g *gemmCase, c []float32) {
+	SgemmBF16Serial(g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.a16, g.lda, g.b16, g.ldb, g.beta, c, g.ldc)
+}
+
+func callBF16RoundSerial(g *gemmCase, c []float32) {
+	SgemmBF16RoundSerial(g.transA, g.transB, g.m, g.n, g.k, g.alpha, g.aF32, g.lda, g.b16, g.ldb, g.beta, c, g.ldc)
+}
+
 var bf16Calls = []struct {
 	name string
 	call func(g *gemmCase, c []float32)
-}{{"bf16", callBF16}, {"round", callBF16Round}}
+}{{"bf16", callBF16}, {"round", callBF16Round}, {"serial", callBF16Serial}, {"round-serial", callBF16RoundSerial}}
 
 func TestSgemmBF16(t *testing.T) {
 	withThreads(t, 2, true)
@@ -64,7 +72,7 @@ func TestSgemmBF16(t *testing.T) {
 					if !dot && ai != si%len(alphaBetas) {
 						continue
 					}
-					for i, pad := range []int{0, 3} {
+					for i, pad := range []int{0, 3, 1, 2} {
 						g := newCase16(r, tr.ta, tr.tb, sh[0], sh[1], sh[2], ab.alpha, ab.beta, pad)
 						g.run(t, bf16Calls[i].call)
 					}
@@ -319,4 +327,42 @@ func TestBF16Panics(t *testing.T) {
 	mustPanic("short b", func() { SgemmBF16(false, true, 3, 4, 4, 1, a, 4, b, 4, 0, c, 4) })
 	mustPanic("short a (round)", func() { SgemmBF16Round(false, false, 4, 3, 4, 1, make([]float32, 12), 4, b, 3, 0, c, 3) })
 	mustPanic("lda < k", func() { SgemmBF16(false, false, 2, 2, 4, 1, a, 3, b, 2, 0, c, 2) })
+}
+
+// TestBF16LoopOrders checks both loop nests of runDot bit for bit against the emulation: A
+// blocks outer (several B blocks, bBlock16 shrunk) and B blocks outer (m > mcMax rows in one
+// task), several k passes included.
+func TestBF16LoopOrders(t *testing.T) {
+	if !Available(PathAVX512BF16) {
+		t.Skip("no AVX512_BF16 on this CPU")
+	}
+	defer ForcePath(ForcePath(PathAVX512BF16))
+	withThreads(t, 1, true)
+	r := rng(19)
+	for _, tc := range []struct{ m, n, k, bBlock int }{
+		{mcMax + 76, 150, 70, bBlock16},          // 2 A blocks, 1 B block: B outer
+		{mcMax + 76, 150, 70, 71 * 64 * 2},       // 2 A blocks, 2 B blocks (64-wide): A outer
+		{mcMax + 6, 150, 70, 71 * 64 * 2},        // ... with a short last A block
+		{mcMax + 10, 20, 1100, bBlock16},         // B outer over 3 k passes
+		{30, 300, 1100, (kBlock(1100) + 1) * 64}, // A outer, 5 B blocks, 3 k passes
+	} {
+		prev := bBlock16
+		bBlock16 = tc.bBlock
+		for _, tr := range transposes {
+			g := newCase16(r, tr.ta, tr.tb, tc.m, tc.n, tc.k, 1, 0, 1)
+			for _, c := range bf16Calls {
+				got := slices.Clone(g.c)
+				c.call(g, got)
+				for i := 0; i < g.m; i++ {
+					for j := 0; j < g.n; j++ {
+						if got, want := got[i*g.ldc+j], emulateDot(g, i, j); math.Float32bits(got) != math.Float32bits(want) {
+							bBlock16 = prev
+							t.Fatalf("%v %s bBlock16=%d: C[%d,%d] = %v, emulation %v", g, c.name, tc.bBlock, i, j, got, want)
+						}
+					}
+				}
+			}
+		}
+		bBlock16 = prev
+	}
 }

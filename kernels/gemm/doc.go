@@ -12,7 +12,8 @@
 //   - SgemmBF16B: B as bfloat16 bits (weights), widened exactly to float32 while packing.
 //   - SgemmBF16 / SgemmBF16Round: bf16 × bf16 with float32 accumulation (A as bf16 bits, or
 //     float32 rounded to bf16 while packing), VDPBF16PS on PathAVX512BF16 (≈2× the float32
-//     path); numerics in bf16.go.
+//     path); numerics in bf16.go. SgemmBF16Serial / SgemmBF16RoundSerial: the same on the
+//     calling goroutine only (attention's bf16 tiles).
 //   - GroupedSgemm / GroupedSgemmTN: MoE expert GEMMs over variable row groups (forward,
 //     input gradient, weight gradient), parallel over groups × tiles.
 //   - SetThreads / Threads: goroutine count; ForcePath / Available / CurrentPath: path choice

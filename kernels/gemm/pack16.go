@@ -158,23 +158,32 @@ func (p *problem) packA16(im *impl, ws *workspace, i0, mc, p0, kc int) {
 // panels (layout above).
 func (p *problem) packB16(im *impl, nr int, ws *workspace, p0, kc, j0, nc int) {
 	kp := (kc + 1) / 2
+	if !p.transB {
+		// Stored [k,n]: row pairs outer, panels inner, so the source is read row by row
+		// (sequentially) rather than down a 2·nr-byte column strip per panel.
+		for q := 0; q < kp; q++ {
+			r0 := p.b16[(p0+2*q)*p.ldb+j0:][:nc]
+			r1 := zero16[:0]
+			if 2*q+1 < kc {
+				r1 = p.b16[(p0+2*q+1)*p.ldb+j0:][:nc]
+			}
+			for jp := 0; jp < nc; jp += nr {
+				w := min(nr, nc-jp)
+				row := ws.b16[jp*2*kp+2*q*nr : jp*2*kp+2*(q+1)*nr]
+				b1 := zero16[:w]
+				if len(r1) > 0 {
+					b1 = r1[jp : jp+w]
+				}
+				im.interleave(row, r0[jp:jp+w], b1)
+				clear(row[2*w:])
+			}
+		}
+		return
+	}
 	for jp := 0; jp < nc; jp += nr {
 		w := min(nr, nc-jp)
 		panel := ws.b16[jp*2*kp : (jp+nr)*2*kp]
 		j := j0 + jp
-		if !p.transB {
-			zero := zero16[:w]
-			for q := 0; q < kp; q++ {
-				row := panel[2*q*nr : 2*(q+1)*nr]
-				b0, b1 := p.b16[(p0+2*q)*p.ldb+j:][:w], zero
-				if 2*q+1 < kc {
-					b1 = p.b16[(p0+2*q+1)*p.ldb+j:][:w]
-				}
-				im.interleave(row, b0, b1)
-				clear(row[2*w:])
-			}
-			continue
-		}
 		// Stored [n,k]: panel pair (q, x) is the 32-bit pair q of B row j+x.
 		src := p.b16[j*p.ldb+p0:]
 		r8, c8 := 0, 0

@@ -47,7 +47,18 @@ type visBlockBack struct {
 }
 
 func (s *VisionStage) attnOpts(st *visMB) kernels.AttentionOpts {
-	return kernels.AttentionOpts{CuSeqlens: st.lay.cu} // scale 0: Dh^-0.5
+	// scale 0: Dh^-0.5; in bf16 mode the tile products take bf16 operands.
+	return kernels.AttentionOpts{CuSeqlens: st.lay.cu, BF16: s.prec == precBF16}
+}
+
+// attention is o, lse = Attention(q, k, v) of the block (bf16 tiles in bf16 mode).
+func (s *VisionStage) attention(st *visMB, o, lse, q, k, v *tensors.Tensor) error {
+	return s.be.Attention(o, lse, q, k, v, s.attnOpts(st))
+}
+
+// attentionBackward is the backward of attention.
+func (s *VisionStage) attentionBackward(st *visMB, dq, dk, dv, do, q, k, v, o, lse *tensors.Tensor) error {
+	return s.be.AttentionBackward(dq, dk, dv, do, q, k, v, o, lse, s.attnOpts(st))
 }
 
 // blockForward runs block w on x [P, Dv] and returns its output [P, Dv].
@@ -66,7 +77,7 @@ func (s *VisionStage) blockForward(o *visOps, w *visBlockW, a *visBlockAct, st *
 	o.do(func() error { return s.be.Rotary(a.q, a.q, st.cos, st.sin) })
 	o.do(func() error { return s.be.Rotary(a.k, a.k, st.cos, st.sin) })
 	a.o, a.lse = o.f32(P, H, Dh), o.f32(H, P)
-	o.do(func() error { return s.be.Attention(a.o, a.lse, a.q, a.k, a.v, s.attnOpts(st)) })
+	o.do(func() error { return s.attention(st, a.o, a.lse, a.q, a.k, a.v) })
 	a.og = o.gemmIn(o.view(a.o, P, Dv))
 	a.x2 = o.f32(P, Dv)
 	o.linear(a.x2, a.og, w.proj, nil)
@@ -110,7 +121,7 @@ func (s *VisionStage) blockBackward(o *visOps, w *visBlockW, a *visBlockAct, b *
 	o.linearDX(o.view(dO, P, Dv), b.dx2, w.proj, false)
 	dq, dk, dv := o.f32(P, H, Dh), o.f32(P, H, Dh), o.f32(P, H, Dh)
 	o.do(func() error {
-		return s.be.AttentionBackward(dq, dk, dv, dO, a.q, a.k, a.v, a.o, a.lse, s.attnOpts(st))
+		return s.attentionBackward(st, dq, dk, dv, dO, a.q, a.k, a.v, a.o, a.lse)
 	})
 	o.do(func() error { return s.be.RotaryBackward(dq, dq, st.cos, st.sin) })
 	o.do(func() error { return s.be.RotaryBackward(dk, dk, st.cos, st.sin) })

@@ -8,9 +8,12 @@ package glm4v
 //     nearest even, Backend.Cast) once, just before its first GEMM, and the bf16 copy is what
 //     the later GEMMs of that tensor read (its weight-gradient GEMM in BackwardWeight
 //     included), so the fp32 copy of a GEMM-only activation is dropped early.
+//   - bf16 too: the tile products of attention (S = q·kᵀ, P·v and the backward products;
+//     attention.Params.BF16, called directly since kernels.AttentionOpts has no precision
+//     field — vision_block.go), with fp32 softmax, statistics, q/k/v and outputs.
 //   - fp32: master weights and Param.Grad; every GEMM output and accumulator (VDPBF16PS
 //     accumulates bf16 products in fp32; dW accumulates into the fp32 Grad with β = 1);
-//     norms and their statistics, softmax/attention, rotary, SwiGLU/GELU, the residual stream,
+//     norms and their statistics, the attention softmax and outputs, rotary, SwiGLU/GELU, the residual stream,
 //     biases and their gradients (summed from the fp32 output gradient), the position table.
 //
 // The bf16 weight copies. The GEMM weights are cast once into a cached generation
