@@ -30,19 +30,12 @@ func (s *Saved[T]) Put(stage string, mb int, v T) error {
 }
 
 // Get returns mb's state without releasing it.
-func (s *Saved[T]) Get(stage string, mb int) (T, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	v, ok := s.m[mb]
-	if !ok {
-		var zero T
-		return zero, fmt.Errorf("%s: backward of micro-batch %d without its forward", stage, mb)
-	}
-	return v, nil
-}
+func (s *Saved[T]) Get(stage string, mb int) (T, error) { return s.lookup(stage, mb, false) }
 
 // Take returns mb's state and releases it.
-func (s *Saved[T]) Take(stage string, mb int) (T, error) {
+func (s *Saved[T]) Take(stage string, mb int) (T, error) { return s.lookup(stage, mb, true) }
+
+func (s *Saved[T]) lookup(stage string, mb int, release bool) (T, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	v, ok := s.m[mb]
@@ -50,7 +43,9 @@ func (s *Saved[T]) Take(stage string, mb int) (T, error) {
 		var zero T
 		return zero, fmt.Errorf("%s: backward of micro-batch %d without its forward", stage, mb)
 	}
-	delete(s.m, mb)
+	if release {
+		delete(s.m, mb)
+	}
 	return v, nil
 }
 
