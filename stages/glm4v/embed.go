@@ -113,7 +113,7 @@ func (c *StageConfig) check(kind string) error {
 // Ports (T = B·S, token (b, s) at row b·S + s):
 //
 //	in   input_ids      I32 [B, S]
-//	     attention_mask I32 [B, S]   1 = token, 0 = padding
+//	     attention_mask I32 [B, S]   1 = token, 0 = padding; packed rows: segment ids 1, 2, …
 //	     image_embeds   F32 [N, D]   Grad; merger output, one row per <|image|> token, image order
 //	     image_grid_thw I32 [I, 3]   (t, h, w) per image
 //	out  hidden         F32 [T, D]   Grad

@@ -88,7 +88,9 @@ func (m *Model) Stages() []stages.Stage {
 // Inputs are a batch in Hugging Face's names and conventions.
 type Inputs struct {
 	InputIDs      *tensors.Tensor // [B, S] I64 or I32
-	AttentionMask *tensors.Tensor // [B, S] I64 or I32, 1 = token; nil: all ones
+	AttentionMask *tensors.Tensor // [B, S] I64 or I32, 1 = token, 0 = padding; nil: all ones.
+	// Packed rows carry each sample's segment id 1, 2, … instead of 1: attention and MRoPE
+	// positions then stay inside each sample (labels must be −100 at each sample's first token).
 	Labels        *tensors.Tensor // [B, S] I64 or I32, unshifted, −100 = no loss; nil: no loss
 	PixelValues   *tensors.Tensor // [P, C·Tp·p·p] F32; nil without images
 	ImageGridTHW  *tensors.Tensor // [I, 3] I64 or I32

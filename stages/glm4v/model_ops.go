@@ -321,31 +321,42 @@ func (n txNorm) bwdWeight(o *txOps, dw *tensors.Tensor) {
 	}
 }
 
-// txLayout is the packed token txLayout of a micro-batch: B sequences of S tokens flattened to
-// T = B·S rows (token (b, s) is row b·S + s), one attention segment per sequence, keys with
-// attention_mask 0 masked.
+// txLayout is the packed token layout of a micro-batch: B rows of S tokens flattened to
+// T = B·S, cut into attention segments.
+//
+// attention_mask is 0 for padding and 1 for a token (HF), or, for rows packed with several
+// samples, the sample's segment id 1, 2, … (the LLaMA-Factory "neat packing" convention): a
+// new segment starts where the non-zero value changes, so attention never crosses samples.
+// Padding keys are masked; padded queries attend to their segment's tokens as in HF.
 type txLayout struct {
 	B, S   int
-	cu     []int32 // [B+1] segment boundaries
+	cu     []int32 // [segments+1] boundaries (one segment per row unless packed)
 	keyPad []bool  // [T] attention_mask == 0; nil when nothing is padded
 }
 
 func newTxLayout(mask []int32, B, S int) (txLayout, error) {
-	l := txLayout{B: B, S: S, cu: make([]int32, B+1)}
+	l := txLayout{B: B, S: S, cu: make([]int32, 1, B+1)}
 	for b := range B {
-		l.cu[b+1] = int32((b + 1) * S)
-	}
-	for i, m := range mask {
-		switch m {
-		case 1:
-		case 0:
-			if l.keyPad == nil {
-				l.keyPad = make([]bool, len(mask))
+		var last int32
+		for s := range S {
+			i := b*S + s
+			m := mask[i]
+			switch {
+			case m < 0:
+				return txLayout{}, fmt.Errorf("attention_mask[%d][%d] = %d, want 0 (padding), 1 or a packed segment id ≥ 1", b, s, m)
+			case m == 0:
+				if l.keyPad == nil {
+					l.keyPad = make([]bool, len(mask))
+				}
+				l.keyPad[i] = true
+			default:
+				if last != 0 && m != last {
+					l.cu = append(l.cu, int32(i))
+				}
+				last = m
 			}
-			l.keyPad[i] = true
-		default:
-			return txLayout{}, fmt.Errorf("attention_mask[%d][%d] = %d, want 0 or 1", i/S, i%S, m)
 		}
+		l.cu = append(l.cu, int32((b+1)*S))
 	}
 	return l, nil
 }

@@ -467,8 +467,8 @@ func TestInputErrors(t *testing.T) {
 		{"no pixels", func(in *Inputs) { in.PixelValues = nil }, "pixel_values is missing"},
 		{"bad mask value", func(in *Inputs) {
 			in.AttentionMask = in.AttentionMask.Clone()
-			in.AttentionMask.I64()[1] = 2
-		}, "attention_mask[0][1] = 2"},
+			in.AttentionMask.I64()[1] = -1
+		}, "attention_mask[0][1] = -1"},
 	} {
 		in := base
 		tc.mod(&in)

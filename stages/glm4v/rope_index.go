@@ -20,9 +20,18 @@ const PadPositionID = 1
 // (h/m) × (w/m) raster; the next start is max(previous positions) + 1. Without any grid
 // (no images in the batch) positions are cumsum(mask) − 1 on all streams. Padded slots get
 // PadPositionID. Video tokens are not supported (an error).
+//
+// Packed rows (mask values are segment ids 1, 2, …; see txLayout) are cut into their samples
+// and each sample gets the positions it would get as its own unpadded row, so MRoPE restarts
+// at every sample; their deltas are 0 (they only matter for generation).
 func RopeIndex(cfg *Config, ids, mask []int32, B, S int, grids [][3]int32) (pos, deltas []int32, err error) {
 	if len(ids) != B*S || len(mask) != B*S {
 		return nil, nil, fmt.Errorf("glm4v: get_rope_index: %d ids and %d mask values for B=%d, S=%d", len(ids), len(mask), B, S)
+	}
+	for _, m := range mask {
+		if m > 1 {
+			return ropeIndexPacked(cfg, ids, mask, B, S, grids)
+		}
 	}
 	T := B * S
 	pos = make([]int32, 3*T)
@@ -117,6 +126,63 @@ func RopeIndex(cfg *Config, ids, mask []int32, B, S int, grids [][3]int32) (pos,
 		}
 		if n > 0 {
 			deltas[b] = mx + 1 - int32(n)
+		}
+	}
+	if img != len(grids) {
+		return nil, nil, fmt.Errorf("glm4v: get_rope_index: %d image runs in input_ids but %d image_grid_thw rows", img, len(grids))
+	}
+	return pos, deltas, nil
+}
+
+// ropeIndexPacked is RopeIndex for rows holding several samples: every segment (a maximal run
+// of one non-zero mask value, with the padding after it) is indexed as a batch of one.
+func ropeIndexPacked(cfg *Config, ids, mask []int32, B, S int, grids [][3]int32) (pos, deltas []int32, err error) {
+	T := B * S
+	pos = make([]int32, 3*T)
+	deltas = make([]int32, B)
+	img := 0
+	for b := range B {
+		row, rmask := ids[b*S:(b+1)*S], mask[b*S:(b+1)*S]
+		for a := 0; a < S; {
+			// The segment [a, e): a's value (or, for leading padding, the next non-zero one).
+			var v int32
+			e := a
+			for e < S && (rmask[e] == 0 || v == 0 || rmask[e] == v) {
+				if rmask[e] < 0 {
+					return nil, nil, fmt.Errorf("glm4v: get_rope_index: attention_mask[%d][%d] = %d, want ≥ 0", b, e, rmask[e])
+				}
+				if v == 0 {
+					v = rmask[e]
+				}
+				e++
+			}
+			n := e - a
+			segMask := make([]int32, n)
+			runs := 0
+			prevImage := false
+			for i := range n {
+				if rmask[a+i] == 0 {
+					continue
+				}
+				segMask[i] = 1
+				isImage := int(row[a+i]) == cfg.ImageTokenID
+				if isImage && !prevImage {
+					runs++
+				}
+				prevImage = isImage
+			}
+			if img+runs > len(grids) {
+				return nil, nil, fmt.Errorf("glm4v: get_rope_index: row %d: the sample at position %d has %d image runs, only %d of %d image_grid_thw rows are left", b, a, runs, len(grids)-img, len(grids))
+			}
+			p, _, err := RopeIndex(cfg, row[a:e], segMask, 1, n, grids[img:img+runs])
+			if err != nil {
+				return nil, nil, fmt.Errorf("row %d, sample at position %d: %w", b, a, err)
+			}
+			img += runs
+			for c := range 3 {
+				copy(pos[c*T+b*S+a:c*T+b*S+e], p[c*n:(c+1)*n])
+			}
+			a = e
 		}
 	}
 	if img != len(grids) {
