@@ -91,9 +91,9 @@ type Inputs struct {
 	AttentionMask *tensors.Tensor // [B, S] I64 or I32, 1 = token, 0 = padding; nil: all ones.
 	// Packed rows carry each sample's segment id 1, 2, … instead of 1: attention and MRoPE
 	// positions then stay inside each sample (labels must be −100 at each sample's first token).
-	Labels        *tensors.Tensor // [B, S] I64 or I32, unshifted, −100 = no loss; nil: no loss
-	PixelValues   *tensors.Tensor // [P, C·Tp·p·p] F32; nil without images
-	ImageGridTHW  *tensors.Tensor // [I, 3] I64 or I32
+	Labels       *tensors.Tensor // [B, S] I64 or I32, unshifted, −100 = no loss; nil: no loss
+	PixelValues  *tensors.Tensor // [P, C·Tp·p·p] F32; nil without images
+	ImageGridTHW *tensors.Tensor // [I, 3] I64 or I32
 	// ImageEmbeds [N, D] F32, if set, replaces the vision tower's output (tests; text-side
 	// runs without a vision stage). Its gradient is Outputs.ImageEmbedsGrad.
 	ImageEmbeds *tensors.Tensor
