@@ -81,7 +81,7 @@ type VisionStageConfig struct {
 //
 // Gradients are exposed as stages.Param (Params, in HF-name order): Value is the tensor the
 // stage computes with, Grad the F32 accumulator of the same shape, allocated (zeroed) on the
-// backend by the first BackwardWeight — nil before. Grads accumulate over micro-batches until
+// backend when the stage is built (nil when Frozen). Grads accumulate over micro-batches until
 // the caller zeroes them (Backend.Zero). The fused qkv weight is one Param
 // (…attn.qkv.weight [3·Dv, Dv]); the stage writes its q/k/v row blocks through views.
 //
@@ -193,6 +193,11 @@ func NewVisionStage(c VisionStageConfig) (*VisionStage, error) {
 	}
 	if s.eye, err = c.Backend.Upload(eye); err != nil {
 		return nil, fmt.Errorf("%s: %w", VisionKind, err)
+	}
+	if !c.Frozen { // gradient accumulators exist from the start, as in the text stages
+		if err := s.allocGrads(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
