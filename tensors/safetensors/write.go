@@ -183,34 +183,55 @@ func appendJSONString(b []byte, s string) []byte {
 // WriteEntries writes entries (in the deterministic file order, whatever their order here)
 // and metadata to path atomically. Each entry's Data is called once, streaming to the file.
 func WriteEntries(path string, entries []Entry, metadata map[string]string) error {
-	es, err := plan(path, entries, metadata)
+	es, hdr, err := prepare(path, entries, metadata)
 	if err != nil {
 		return err
 	}
+	return writeAtomic(path, func(w io.Writer) error { return stream(w, path, es, hdr) })
+}
+
+// Encode writes the file bytes of entries and metadata to w: the bytes WriteEntries puts in a
+// file, for callers that manage their own files (checkpoints written through a file-system
+// interface). name only labels errors.
+func Encode(w io.Writer, name string, entries []Entry, metadata map[string]string) error {
+	es, hdr, err := prepare(name, entries, metadata)
+	if err != nil {
+		return err
+	}
+	return stream(w, name, es, hdr)
+}
+
+func prepare(path string, entries []Entry, metadata map[string]string) ([]planned, []byte, error) {
+	es, err := plan(path, entries, metadata)
+	if err != nil {
+		return nil, nil, err
+	}
 	hdr := encodeHeader(es, metadata)
 	if len(hdr) > MaxHeaderSize {
-		return errf(path, "", BadInput, "header would be %d bytes (limit %d)", len(hdr), MaxHeaderSize)
+		return nil, nil, errf(path, "", BadInput, "header would be %d bytes (limit %d)", len(hdr), MaxHeaderSize)
 	}
-	return writeAtomic(path, func(w io.Writer) error {
-		var n [8]byte
-		binary.LittleEndian.PutUint64(n[:], uint64(len(hdr)))
-		if _, err := w.Write(n[:]); err != nil {
-			return err
+	return es, hdr, nil
+}
+
+func stream(w io.Writer, path string, es []planned, hdr []byte) error {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(hdr)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	if _, err := w.Write(hdr); err != nil {
+		return err
+	}
+	for _, e := range es {
+		cw := &countWriter{w: w}
+		if err := e.Data(cw); err != nil {
+			return fmt.Errorf("tensor %q: %w", e.Name, err)
 		}
-		if _, err := w.Write(hdr); err != nil {
-			return err
+		if cw.n != e.nbytes {
+			return errf(path, e.Name, BadInput, "Data wrote %d bytes, %v%v needs %d", cw.n, e.DType, e.Shape, e.nbytes)
 		}
-		for _, e := range es {
-			cw := &countWriter{w: w}
-			if err := e.Data(cw); err != nil {
-				return fmt.Errorf("tensor %q: %w", e.Name, err)
-			}
-			if cw.n != e.nbytes {
-				return errf(path, e.Name, BadInput, "Data wrote %d bytes, %v%v needs %d", cw.n, e.DType, e.Shape, e.nbytes)
-			}
-		}
-		return nil
-	})
+	}
+	return nil
 }
 
 type countWriter struct {
