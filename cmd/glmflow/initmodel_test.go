@@ -30,7 +30,7 @@ func TestInitModelRegeneratesTiny(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(msg, "118 tensors, 264688 parameters, bfloat16, seed 0") {
+	if !strings.Contains(msg, "118 tensors, 313840 parameters, bfloat16, seed 0") {
 		t.Errorf("output %q", msg)
 	}
 	for _, name := range []string{"config.json", "model.safetensors"} {

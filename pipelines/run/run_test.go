@@ -84,14 +84,14 @@ func buildChunk(t testing.TB, stage int, units string, layer *int, lossTokens in
 }
 
 // tinyBatch is one micro-batch for testdata/tiny: one row of S tokens with one image of a
-// 4×4 patch grid (4 <|image|> tokens), or text only.
+// 4×4 patch grid (4 <|image|> tokens), or text only (ids of testdata/tiny/README.md).
 func tinyBatch(seed uint64, withImage bool) (stages.Tensors, int) {
 	r := rand.New(rand.NewPCG(seed, 77))
 	const S = 24
 	ids, mask, labels := tensors.New(tensors.I32, 1, S), tensors.New(tensors.I32, 1, S), tensors.New(tensors.I32, 1, S)
 	loss := 0
 	for i := range S {
-		ids.I32()[i] = int32(r.IntN(90)) // ordinary ids below the special ones
+		ids.I32()[i] = int32(r.IntN(476)) // ordinary ids below the special ones
 		mask.I32()[i] = 1
 		labels.I32()[i] = ids.I32()[i]
 		if i > 12 {
@@ -102,11 +102,11 @@ func tinyBatch(seed uint64, withImage bool) (stages.Tensors, int) {
 	}
 	b := stages.Tensors{"input_ids": ids, "attention_mask": mask, "labels": labels}
 	if withImage {
-		ids.I32()[2] = 100
+		ids.I32()[2] = 486 // <|begin_of_image|>
 		for i := 3; i < 7; i++ {
-			ids.I32()[i] = 124
+			ids.I32()[i] = 510 // <|image|>
 		}
-		ids.I32()[7] = 101
+		ids.I32()[7] = 487
 		px := tensors.New(tensors.F32, 16, 1176)
 		for i := range px.F32() {
 			px.F32()[i] = float32(r.NormFloat64())

@@ -3,6 +3,7 @@ package glm4v
 import (
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -215,7 +216,7 @@ func TestBadConfigs(t *testing.T) {
 func TestTinyConfig(t *testing.T) {
 	c := tinyConfig(t)
 	tc, vc := c.Text, c.Vision
-	if tc.VocabSize != 128 || tc.HiddenSize != 64 || tc.NumHiddenLayers != 3 || tc.FirstKDenseReplace != 1 ||
+	if tc.VocabSize != 512 || tc.HiddenSize != 64 || tc.NumHiddenLayers != 3 || tc.FirstKDenseReplace != 1 ||
 		tc.NumAttentionHeads != 4 || tc.NumKeyValueHeads != 2 || tc.HeadDim != 16 || tc.RotaryDim() != 8 ||
 		!reflect.DeepEqual(tc.MRopeSection, []int{2, 1, 1}) || tc.IntermediateSize != 96 || tc.MoEIntermediateSize != 32 ||
 		tc.NRoutedExperts != 8 || tc.NumExpertsPerTok != 2 || tc.NSharedExperts != 1 || !tc.NormTopKProb || !tc.AttentionBias {
@@ -225,9 +226,34 @@ func TestTinyConfig(t *testing.T) {
 		vc.PatchSize != 14 || vc.TemporalPatchSize != 2 || vc.SpatialMergeSize != 2 || vc.GridSize() != 4 {
 		t.Errorf("tiny vision config %+v", vc)
 	}
-	for _, id := range []int{c.ImageTokenID, c.VideoTokenID, c.ImageStartTokenID, c.ImageEndTokenID, c.VideoStartTokenID, c.VideoEndTokenID, tc.PadTokenID} {
-		if id < 0 || id >= 128 {
-			t.Errorf("token id %d outside the tiny vocabulary", id)
+	// The special ids are those of the tiny model's tokenizer.json.
+	raw, err := os.ReadFile(filepath.Join(tinyDir, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok struct {
+		Added []struct {
+			ID      int    `json:"id"`
+			Content string `json:"content"`
+		} `json:"added_tokens"`
+	}
+	if err := json.Unmarshal(raw, &tok); err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int{}
+	for _, a := range tok.Added {
+		ids[a.Content] = a.ID
+	}
+	for _, c := range []struct {
+		token string
+		id    int
+	}{
+		{"<|image|>", c.ImageTokenID}, {"<|video|>", c.VideoTokenID}, {"<|begin_of_image|>", c.ImageStartTokenID},
+		{"<|end_of_image|>", c.ImageEndTokenID}, {"<|begin_of_video|>", c.VideoStartTokenID}, {"<|end_of_video|>", c.VideoEndTokenID},
+		{"<|endoftext|>", tc.PadTokenID}, {"<|endoftext|>", tc.EOSTokenIDs[0]}, {"<|user|>", tc.EOSTokenIDs[1]}, {"<|observation|>", tc.EOSTokenIDs[2]},
+	} {
+		if got, ok := ids[c.token]; !ok || got != c.id || c.id >= tc.VocabSize {
+			t.Errorf("config id of %s is %d; tokenizer.json has %d (vocab %d)", c.token, c.id, got, tc.VocabSize)
 		}
 	}
 }

@@ -249,7 +249,7 @@ func TestLoadReportsMismatches(t *testing.T) {
 	}
 	ts["model.language_model.layers.1.mlp.experts.8.gate_proj.weight"] = tensors.New(tensors.F32, 32, 64) // extra expert
 	ts["model.language_model.norm.weight"] = tensors.New(tensors.F32, 63)                                 // mis-shaped
-	ts["lm_head.weight"] = tensors.New(tensors.I32, 128, 64)                                              // not a float
+	ts["lm_head.weight"] = tensors.New(tensors.I32, 512, 64)                                              // not a float
 	ts["model.language_model.layers.3.self_attn.q_proj.weight"] = tensors.New(tensors.F32, 4, 4)          // MTP layer: ignored
 	ts["model.visual.blocks.0.attn.qkv.bias"] = tensors.New(tensors.F32, 96)                              // extra
 	dir := t.TempDir()
@@ -269,7 +269,7 @@ func TestLoadReportsMismatches(t *testing.T) {
 	if !slices.Equal(le.Extra, []string{"model.language_model.layers.1.mlp.experts.8.gate_proj.weight", "model.visual.blocks.0.attn.qkv.bias"}) {
 		t.Errorf("extra %v", le.Extra)
 	}
-	if !slices.Equal(le.Mismatched, []string{"lm_head.weight: I32[128 64], want a float dtype", "model.language_model.norm.weight: F32[63], want [64]"}) {
+	if !slices.Equal(le.Mismatched, []string{"lm_head.weight: I32[512 64], want a float dtype", "model.language_model.norm.weight: F32[63], want [64]"}) {
 		t.Errorf("mismatched %v", le.Mismatched)
 	}
 	msg := err.Error()
