@@ -19,6 +19,7 @@ typed stages cut into pipeline ranks. One static binary; CPU kernels in Go assem
 		newBenchCmd(),
 		newInitModelCmd(),
 		newForwardCmd(),
+		newImageCmd(),
 	)
 	return root
 }
