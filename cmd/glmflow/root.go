@@ -20,6 +20,7 @@ typed stages cut into pipeline ranks. One static binary; CPU kernels in Go assem
 		newInitModelCmd(),
 		newForwardCmd(),
 		newImageCmd(),
+		newTokenizeCmd(),
 	)
 	return root
 }
