@@ -1,0 +1,164 @@
+package jpeg
+
+// Sequential (baseline / extended Huffman) scans. Each block is decoded and
+// immediately inverse-transformed into its component plane while it is hot
+// in cache; no coefficient buffer is kept.
+
+func (d *decoder) decodeSequential(br *bitReader) error {
+	type scomp struct {
+		c        *component
+		dct, act *huffTable
+	}
+	var sc [4]scomp
+	for i, ci := range d.scanComps {
+		c := &d.comps[ci]
+		dct, err := d.table(false, c.dcTbl)
+		if err != nil {
+			return err
+		}
+		act, err := d.table(true, c.acTbl)
+		if err != nil {
+			return err
+		}
+		sc[i] = scomp{c, dct, act}
+	}
+	n := len(d.scanComps)
+	mx, my := d.scanGeometry()
+	restartsToGo := d.restartInterval
+	nextRST := 0
+	hasData := true
+	var blk [64]int16
+	for y := 0; y < my; y++ {
+		for x := 0; x < mx; x++ {
+			if d.restartInterval > 0 {
+				if restartsToGo == 0 {
+					ok, err := d.restart(br, &nextRST)
+					if err != nil {
+						return err
+					}
+					hasData = ok
+					restartsToGo = d.restartInterval
+				}
+				restartsToGo--
+			}
+			for i := 0; i < n; i++ {
+				s := &sc[i]
+				c := s.c
+				bh, bv := c.h, c.v
+				if n == 1 {
+					bh, bv = 1, 1
+				}
+				for v := 0; v < bv; v++ {
+					for h := 0; h < bh; h++ {
+						bx, by := x*bh+h, y*bv+v
+						last := 0
+						if hasData {
+							var ok bool
+							last, ok = decodeBlock(br, &blk, &c.pred, s.dct, s.act)
+							if last > 63 {
+								d.warnings++ // run past the block end: silently clipped by libjpeg
+							}
+							if !ok {
+								return errf(ErrFormat, "scan %d: DC coefficient overflow at block (%d,%d) of component %d", d.scanCount+1, bx, by, d.scanComps[i])
+							}
+						}
+						if bx*8 >= c.dw || by*8 >= c.dh {
+							continue
+						}
+						dst := c.plane[by*8*c.stride+bx*8:]
+						if !hasData {
+							fillBlock(dst, c.stride, 128)
+						} else if last == 0 {
+							fillBlock(dst, c.stride, dcOnlyValue(blk[0], c.q[0]))
+						} else {
+							idctBlock(&blk, &c.q, dst, c.stride)
+						}
+					}
+				}
+			}
+			if hasData && br.consumedFake() {
+				if br.eof {
+					return errf(ErrTruncated, "entropy data of scan %d ends early (MCU %d of %d)", d.scanCount+1, y*mx+x+1, mx*my)
+				}
+				hasData = false
+				d.warnings++ // libjpeg: "insufficient data", rest of interval stays zero
+			}
+		}
+	}
+	if br.eof {
+		// Pillow's libjpeg suspends when it must read past the end of the
+		// data, and Pillow then reports a truncated file.
+		return errf(ErrTruncated, "data ends inside scan %d (no marker after the entropy data)", d.scanCount+1)
+	}
+	return nil
+}
+
+// decodeBlock decodes one sequential block into blk (natural order) and
+// returns the highest zigzag index written (0: DC only).
+func decodeBlock(br *bitReader, blk *[64]int16, pred *int32, dct, act *huffTable) (int, bool) {
+	*blk = [64]int16{}
+	s := br.decode(dct)
+	var diff int32
+	if s != 0 {
+		diff = br.receiveExtend(uint(s))
+	}
+	if !addDC(pred, diff) {
+		return 0, false
+	}
+	blk[0] = int16(*pred)
+	last := 0
+	acc, n := br.acc, br.n
+	for k := 1; k < 64; k++ {
+		if n < 32 {
+			br.acc, br.n = acc, n
+			br.refill()
+			acc, n = br.acc, br.n
+		}
+		peek := acc >> (64 - lookBits)
+		if f := act.fast[peek]; f != 0 {
+			l := uint(f & 0xFF)
+			acc <<= l
+			n -= l
+			k += int(f>>8) & 15
+			blk[naturalOrder[k]] = int16(f >> 16)
+			last = k
+			continue
+		}
+		var sym int32
+		if e := act.lut[peek]; e != 0 {
+			l := uint(e >> 8)
+			acc <<= l
+			n -= l
+			sym = int32(e & 0xFF)
+		} else {
+			br.acc, br.n = acc, n
+			sym = br.decodeSlow(act)
+			acc, n = br.acc, br.n
+		}
+		r, sz := int(sym>>4), uint(sym&15)
+		if sz != 0 {
+			k += r
+			v := int32(acc >> (64 - sz))
+			acc <<= sz
+			n -= sz
+			blk[naturalOrder[k]] = int16(extend(v, sz))
+			last = k
+		} else {
+			if r != 15 {
+				break
+			}
+			k += 15
+		}
+	}
+	br.acc, br.n = acc, n
+	return last, true
+}
+
+func fillBlock(dst []uint8, stride int, v uint8) {
+	for r := 0; r < 8; r++ {
+		row := dst[r*stride : r*stride+8]
+		for i := range row {
+			row[i] = v
+		}
+	}
+}
