@@ -186,7 +186,7 @@ func train(t *testing.T, s setup, m, iters int, tcp bool) ([]float64, map[string
 			if err != nil {
 				t.Fatalf("%s: rank %d: %v", s.name, r, err)
 			}
-			if res[r] != res[0] {
+			if fmt.Sprint(res[r]) != fmt.Sprint(res[0]) {
 				t.Fatalf("%s: rank %d result %+v, rank 0 %+v", s.name, r, res[r], res[0])
 			}
 		}
@@ -344,5 +344,65 @@ func TestFirstErrorStopsAllRanks(t *testing.T) {
 	}
 	if ctx.Err() != nil {
 		t.Error("ranks only stopped at the timeout")
+	}
+}
+
+// poisonStage writes a NaN into its first gradient in BackwardWeight.
+type poisonStage struct{ stages.Stage }
+
+func (p poisonStage) BackwardWeight(mb int) error {
+	if err := p.Stage.BackwardWeight(mb); err != nil {
+		return err
+	}
+	p.Params()[0].Grad.F32()[0] = float32(math.NaN())
+	return nil
+}
+
+// TestNonFiniteSkipsEveryRank: a NaN gradient on rank 1 of 2 skips the update on both ranks,
+// and both report rank 1.
+func TestNonFiniteSkipsEveryRank(t *testing.T) {
+	const p, m = 2, 2
+	sc, _ := schedule.New("1f1b", p, m, 1)
+	trs, _ := transport.NewInProc(p)
+	layer := 0
+	layout := []string{"VEt", "ttL"}
+	workers := make([]*Worker, p)
+	before := map[string][]float32{}
+	for r := range p {
+		ch := buildChunk(t, r, layout[r], &layer, 20)
+		if r == 1 {
+			ch.Stages[0] = poisonStage{ch.Stages[0]}
+		}
+		for _, q := range ch.Params() {
+			before[q.Name] = append([]float32(nil), q.Value.F32()...)
+		}
+		o, _ := optim.New(cpu.New(), ch.Params(), optCfg)
+		workers[r] = &Worker{Rank: r, P: p, V: 1, Chunks: []*Chunk{ch}, Actions: sc.Ranks[r], Transport: trs[r], Optimizer: o}
+	}
+	res := make([]Result, p)
+	var wg sync.WaitGroup
+	for r, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var err error
+			res[r], err = w.Iterate(context.Background(), Iteration{Index: 3, Batch: func(mb int) (stages.Tensors, error) { b, _ := tinyBatch(uint64(mb), true); return b, nil }})
+			if err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	for r := range p {
+		if !res[r].Step.Skipped || fmt.Sprint(res[r].NonFinite) != "[1]" {
+			t.Errorf("rank %d: %+v", r, res[r])
+		}
+		for _, q := range workers[r].Chunks[0].Params() {
+			for j, x := range q.Value.F32() {
+				if x != before[q.Name][j] {
+					t.Fatalf("rank %d: %s changed on a skipped step", r, q.Name)
+				}
+			}
+		}
 	}
 }

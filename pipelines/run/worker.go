@@ -48,6 +48,8 @@ type Result struct {
 	Loss    float64 // Σ over micro-batches of the head's loss (the global-batch mean CE)
 	AuxLoss float64 // MoE auxiliary losses, coefficients included
 	Step    optim.StepInfo
+	// NonFinite lists the ranks whose gradients held NaN or Inf (the step was skipped).
+	NonFinite []int
 }
 
 // lossTokenSetter is implemented by loss stages (glm4v.Head).
@@ -231,19 +233,30 @@ func (w *Worker) do(ctx context.Context, it Iteration, a schedule.Action) (loss,
 	return 0, 0, nil
 }
 
-// step reduces [Σ g², loss, aux] across ranks and applies the optimizer.
+// step reduces [Σ g² of rank 0, …, of rank P−1, loss, aux] across ranks (each rank fills its
+// own slot, so every rank learns which ranks went non-finite), and applies the optimizer with
+// the global norm √(Σ_r g²_r), summed in rank order.
 func (w *Worker) step(ctx context.Context, loss, aux float64) (Result, error) {
 	sq, err := w.Optimizer.SquaredNorm()
 	if err != nil {
 		return Result{}, err
 	}
-	sum, err := w.Transport.AllReduce(ctx, []float64{sq, loss, aux})
+	v := make([]float64, w.P+2)
+	v[w.Rank], v[w.P], v[w.P+1] = sq, loss, aux
+	sum, err := w.Transport.AllReduce(ctx, v)
 	if err != nil {
 		return Result{}, err
 	}
-	info, err := w.Optimizer.Step(math.Sqrt(sum[0]))
-	if err != nil {
+	res := Result{Loss: sum[w.P], AuxLoss: sum[w.P+1]}
+	total := 0.0
+	for r := range w.P {
+		total += sum[r]
+		if math.IsNaN(sum[r]) || math.IsInf(sum[r], 0) {
+			res.NonFinite = append(res.NonFinite, r)
+		}
+	}
+	if res.Step, err = w.Optimizer.Step(math.Sqrt(total)); err != nil {
 		return Result{}, err
 	}
-	return Result{Loss: sum[1], AuxLoss: sum[2], Step: info}, nil
+	return res, nil
 }
