@@ -37,6 +37,9 @@ func (t *Trace) add(rank int, a schedule.Action, start, end time.Time, info *opt
 	t.mu.Unlock()
 }
 
+// Origin is the time spans are measured from.
+func (t *Trace) Origin() time.Time { return t.origin }
+
 // Spans returns the recorded spans sorted by rank, then start.
 func (t *Trace) Spans() []Span {
 	t.mu.Lock()

@@ -1,0 +1,138 @@
+package train
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/glmflow/glmflow/pipelines/run"
+	"github.com/glmflow/glmflow/pipelines/schedule"
+	"github.com/glmflow/glmflow/pipelines/transport"
+	"github.com/glmflow/glmflow/tensors"
+)
+
+// spansTag carries a rank's trace spans to rank 0 at the end of a multi-process run.
+var spansTag = transport.Tag{Kind: transport.Control, Chunk: -1, MB: 1}
+
+type wireSpan struct {
+	Rank       int
+	Action     schedule.Action
+	Start, End int64 // Unix nanoseconds: one clock for the processes of one machine
+}
+
+// gatherSpans returns every rank's spans on rank 0 (other ranks: their own). Multi-process
+// ranks send theirs to rank 0 as JSON in a U8 tensor.
+func gatherSpans(ctx context.Context, tr *run.Trace, t transport.Transport, multi bool) ([]run.Span, error) {
+	own := tr.Spans()
+	if !multi || t.World() == 1 {
+		return own, nil
+	}
+	if t.Rank() != 0 {
+		ws := make([]wireSpan, len(own))
+		for i, s := range own {
+			ws[i] = wireSpan{s.Rank, s.Action, tr.Origin().Add(s.Start).UnixNano(), tr.Origin().Add(s.End).UnixNano()}
+		}
+		b, err := json.Marshal(ws)
+		if err != nil {
+			return nil, err
+		}
+		x := tensors.New(tensors.U8, len(b))
+		copy(x.Bytes(), b)
+		return own, t.Send(ctx, 0, spansTag, transport.Tensors{"spans": x})
+	}
+	all := own
+	for r := 1; r < t.World(); r++ {
+		ts, err := t.Recv(ctx, r, spansTag)
+		if err != nil {
+			return nil, err
+		}
+		x := ts["spans"]
+		if x == nil || x.DType() != tensors.U8 {
+			return nil, fmt.Errorf("train: rank %d sent malformed trace spans", r)
+		}
+		var ws []wireSpan
+		if err := json.Unmarshal(x.Bytes(), &ws); err != nil {
+			return nil, fmt.Errorf("train: rank %d trace spans: %w", r, err)
+		}
+		for _, w := range ws {
+			all = append(all, run.Span{Rank: w.Rank, Action: w.Action,
+				Start: time.Unix(0, w.Start).Sub(tr.Origin()), End: time.Unix(0, w.End).Sub(tr.Origin())})
+		}
+	}
+	sort.SliceStable(all, func(i, j int) bool {
+		if all[i].Rank != all[j].Rank {
+			return all[i].Rank < all[j].Rank
+		}
+		return all[i].Start < all[j].Start
+	})
+	return all, nil
+}
+
+func writeTrace(path string, spans []run.Span) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("train: trace: %w", err)
+	}
+	if err := run.WriteChrome(f, spans, "glmflow run"); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// bubbles measures the idle share inside each step window (averaged over the windows) and
+// simulates the schedule with the measured mean F, B, W times of each pipeline stage.
+func bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration) (measured, simulated float64) {
+	for _, w := range windows {
+		var in []run.Span
+		lo, hi := w[1], w[0]
+		for _, s := range spans {
+			if s.Start >= w[0] && s.End <= w[1] {
+				in = append(in, s)
+				lo, hi = min(lo, s.Start), max(hi, s.End)
+			}
+		}
+		measured += run.Bubble(in, sc.P, lo, hi)
+	}
+	measured /= float64(len(windows))
+	S := sc.Stages()
+	sums := map[schedule.Kind][]float64{schedule.F: make([]float64, S), schedule.B: make([]float64, S), schedule.W: make([]float64, S)}
+	counts := map[schedule.Kind][]int{schedule.F: make([]int, S), schedule.B: make([]int, S), schedule.W: make([]int, S)}
+	var step float64
+	var nStep int
+	for _, s := range spans {
+		d := (s.End - s.Start).Seconds()
+		switch s.Action.Kind {
+		case schedule.F, schedule.B, schedule.W:
+			st := s.Action.Stage(sc.P)
+			sums[s.Action.Kind][st] += d
+			counts[s.Action.Kind][st]++
+		case schedule.Step:
+			step += d
+			nStep++
+		}
+	}
+	c := schedule.Costs{F: make([]float64, S), B: make([]float64, S), W: make([]float64, S)}
+	for st := range S {
+		for k, dst := range map[schedule.Kind][]float64{schedule.F: c.F, schedule.B: c.B, schedule.W: c.W} {
+			if counts[k][st] > 0 {
+				dst[st] = sums[k][st] / float64(counts[k][st])
+			}
+		}
+	}
+	if nStep > 0 {
+		c.Step = step / float64(nStep)
+	}
+	res, err := schedule.Simulate(sc, c)
+	if err != nil {
+		return measured, -1
+	}
+	return measured, res.Bubble
+}
