@@ -22,6 +22,7 @@ typed stages cut into pipeline ranks. One static binary; CPU kernels in Go assem
 		newImageCmd(),
 		newTokenizeCmd(),
 		newDataCmd(newDataInspectCmd()),
+		newRunCmd(),
 	)
 	return root
 }

@@ -14,85 +14,13 @@ import (
 
 	"github.com/glmflow/glmflow/datasets/shard"
 	"github.com/glmflow/glmflow/datasets/shard/shardtest"
-	"github.com/glmflow/glmflow/kernels/cpu"
 	"github.com/glmflow/glmflow/pipelines/checkpoint"
-	"github.com/glmflow/glmflow/pipelines/layout"
-	"github.com/glmflow/glmflow/pipelines/run"
 	"github.com/glmflow/glmflow/pipelines/spec"
-	"github.com/glmflow/glmflow/stages"
-	"github.com/glmflow/glmflow/stages/glm4v"
 )
 
 const tinyDir = "../../testdata/tiny"
 
-// testBuild builds a rank of the tiny model from the spec's layout (each rank loads only its
-// own tensors).
-func testBuild(s *spec.Spec, r int) (*RankParts, error) {
-	cfg, err := glm4v.LoadConfig(filepath.Join(s.Model.Path, "config.json"))
-	if err != nil {
-		return nil, err
-	}
-	l, err := layout.Parse(s.Parallel.Layout, s.Parallel.PP)
-	if err != nil {
-		return nil, err
-	}
-	parts := &RankParts{PadID: int32(cfg.Text.PadTokenID)}
-	be := cpu.New()
-	for _, st := range l.RankStages(r) {
-		from := 0
-		for j := 0; j < st; j++ {
-			from += l.Count(j, layout.Decoder)
-		}
-		to := from + l.Count(st, layout.Decoder)
-		p, err := glm4v.NewParams(cfg)
-		if err != nil {
-			return nil, err
-		}
-		var sels []glm4v.Selector
-		for _, k := range l.Stages[st] {
-			switch k {
-			case layout.Vision:
-				sels = append(sels, glm4v.SelectVision())
-			case layout.Embedding:
-				sels = append(sels, glm4v.SelectEmbed())
-			case layout.Loss:
-				sels = append(sels, glm4v.SelectHead())
-			}
-		}
-		if to > from {
-			sels = append(sels, glm4v.SelectLayers(from, to))
-		}
-		if err := glm4v.Load(s.Model.Path, p, glm4v.Any(sels...)); err != nil {
-			return nil, err
-		}
-		sc := glm4v.StageConfig{Params: p, Backend: be}
-		c := &run.Chunk{Stage: st}
-		dec := false
-		for _, k := range l.Stages[st] {
-			var x stages.Stage
-			switch k {
-			case layout.Vision:
-				x, err = glm4v.NewVisionStage(glm4v.VisionStageConfig{Backend: be, Params: p})
-			case layout.Embedding:
-				x, err = glm4v.NewEmbed(glm4v.EmbedConfig{StageConfig: sc})
-			case layout.Decoder:
-				if dec {
-					continue
-				}
-				dec = true
-				x, err = glm4v.NewDecoder(glm4v.DecoderConfig{StageConfig: sc, From: from, To: to})
-			case layout.Loss:
-				x, err = glm4v.NewHead(glm4v.HeadConfig{StageConfig: sc})
-			}
-			if err != nil {
-				return nil, err
-			}
-			c.Stages = append(c.Stages, x)
-		}
-		parts.Chunks = append(parts.Chunks, c)
-	}
-	return parts, nil
-}
+var testBuild = BuildGLM4V
 
 // testData writes 16 random prepared samples for the tiny model.
 func testData(t *testing.T) string {
