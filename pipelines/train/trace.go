@@ -87,9 +87,9 @@ func writeTrace(path string, spans []run.Span) error {
 	return f.Close()
 }
 
-// bubbles measures the idle share inside each step window (averaged over the windows) and
+// Bubbles measures the idle share inside each step window (averaged over the windows) and
 // simulates the schedule with the measured mean F, B, W times of each pipeline stage.
-func bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration) (measured, simulated float64) {
+func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration) (measured, simulated float64) {
 	for _, w := range windows {
 		var in []run.Span
 		lo, hi := w[1], w[0]

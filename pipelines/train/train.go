@@ -251,7 +251,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	if lead {
 		if P > 1 && len(stepWindows) > 1 && o.World == 0 {
-			sum.MeasuredBubble, sum.SimulatedBubble = bubbles(spans, sc, stepWindows[1:])
+			sum.MeasuredBubble, sum.SimulatedBubble = Bubbles(spans, sc, stepWindows[1:])
 		}
 		if s.Logging.Trace != "" {
 			if err := writeTrace(s.Logging.Trace, spans); err != nil {
