@@ -1,9 +1,8 @@
 package launch
 
 import (
-	"bufio"
+	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -82,27 +81,21 @@ func Run(ctx context.Context, o Options) error {
 	}
 	var outMu sync.Mutex // one line at a time on the shared writers
 	cmds := make([]*exec.Cmd, o.World)
-	var pipes sync.WaitGroup
+	var flush []*lineWriter
 	for r := range o.World {
 		c := exec.Command(o.Program, o.Args(r, o.Master)...)
 		c.Env = append(os.Environ(), o.Env...)
 		c.SysProcAttr = sysProcAttr()
-		stdout, err := c.StdoutPipe()
-		if err != nil {
-			return err
-		}
-		stderr, err := c.StderrPipe()
-		if err != nil {
-			return err
-		}
+		// exec copies the output through these writers and Wait returns only after the copy
+		// is done, so no line is lost (reading StdoutPipe concurrently with Wait can be).
+		outs := []*lineWriter{{mu: &outMu, w: o.Stdout, rank: r}, {mu: &outMu, w: o.Stderr, rank: r}}
+		c.Stdout, c.Stderr = outs[0], outs[1]
 		if err := c.Start(); err != nil {
 			stopAll(cmds[:r], o.Grace)
 			return &RankError{Rank: r, Err: fmt.Errorf("start %s: %w", o.Program, err)}
 		}
 		cmds[r] = c
-		pipes.Add(2)
-		go prefix(&pipes, &outMu, o.Stdout, stdout, r)
-		go prefix(&pipes, &outMu, o.Stderr, stderr, r)
+		flush = append(flush, outs...)
 	}
 	type exit struct {
 		rank int
@@ -135,7 +128,9 @@ func Run(ctx context.Context, o Options) error {
 			ctx = context.Background() // fire once
 		}
 	}
-	pipes.Wait()
+	for _, w := range flush {
+		w.flush()
+	}
 	return first
 }
 
@@ -154,19 +149,37 @@ func stopAll(cmds []*exec.Cmd, grace time.Duration) {
 	}
 }
 
-// prefix copies r to w line by line, each line prefixed with the rank.
-func prefix(wg *sync.WaitGroup, mu *sync.Mutex, w io.Writer, r io.Reader, rank int) {
-	defer wg.Done()
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	for sc.Scan() {
-		mu.Lock()
-		fmt.Fprintf(w, "[rank %d] %s\n", rank, sc.Bytes())
-		mu.Unlock()
+// lineWriter writes whole lines to w, each prefixed with the rank; a partial last line waits
+// for its end (or flush).
+type lineWriter struct {
+	mu   *sync.Mutex
+	w    io.Writer
+	rank int
+	buf  []byte
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.buf = append(l.buf, p...)
+	for {
+		i := bytes.IndexByte(l.buf, '\n')
+		if i < 0 {
+			break
+		}
+		l.emit(l.buf[:i])
+		l.buf = l.buf[i+1:]
 	}
-	if err := sc.Err(); err != nil && !errors.Is(err, os.ErrClosed) {
-		mu.Lock()
-		fmt.Fprintf(w, "[rank %d] (output lost: %v)\n", rank, err)
-		mu.Unlock()
+	return len(p), nil
+}
+
+func (l *lineWriter) emit(line []byte) {
+	l.mu.Lock()
+	fmt.Fprintf(l.w, "[rank %d] %s\n", l.rank, line)
+	l.mu.Unlock()
+}
+
+func (l *lineWriter) flush() {
+	if len(l.buf) > 0 {
+		l.emit(l.buf)
+		l.buf = nil
 	}
 }
