@@ -8,7 +8,7 @@ PKGS     := ./...
 # make bench THREADS=2.
 THREADS  ?= 1
 
-.PHONY: help build test test-long bench bench-go lint generate-check fuzz deps clean
+.PHONY: help build test test-long bench bench-go lint generate-check kernels fuzz deps clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -37,6 +37,10 @@ lint: ## gofmt check + go vet (asmdecl included)
 generate-check: ## the committed generated assembly equals what the generators write now
 	$(GO) generate ./kernels/...
 	@git diff --exit-code --stat -- kernels || { echo "generated files are stale: run go generate ./kernels/... and commit"; exit 1; }
+
+kernels: ## CUDA kernels → PTX (kernels/cuda/ptx/*.cu; needs clang-19: apt-get install clang-19)
+	kernels/cuda/ptx/gen.sh
+	$(GO) test -count=1 -run 'TestPTXFresh|TestSourcesCompile|TestTableMatchesPTX' ./kernels/cuda/ptx/
 
 fuzz: ## run each fuzz target for FUZZTIME (default 1m)
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $${FUZZTIME:-1m} ./tensors/safetensors
