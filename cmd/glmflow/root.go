@@ -23,6 +23,8 @@ typed stages cut into pipeline ranks. One static binary; CPU kernels in Go assem
 		newTokenizeCmd(),
 		newDataCmd(newDataInspectCmd()),
 		newRunCmd(),
+		newScheduleCmd(),
+		newGraphCmd(),
 	)
 	return root
 }

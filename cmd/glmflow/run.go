@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/glmflow/glmflow/pipelines/launch"
+	"github.com/glmflow/glmflow/pipelines/plan"
 	"github.com/glmflow/glmflow/pipelines/spec"
 	"github.com/glmflow/glmflow/pipelines/train"
 	"github.com/spf13/cobra"
@@ -21,6 +22,7 @@ func newRunCmd() *cobra.Command {
 	var (
 		rank, world int
 		master      string
+		dryRun      bool
 	)
 	cmd := &cobra.Command{
 		Use:   "run PIPELINE.yaml [key=value ...]",
@@ -37,10 +39,16 @@ manual start each rank yourself:
 
 Prints a line per logging.log_every steps (and a progress line on a terminal), appends JSON
 lines to logging.metrics_jsonl, writes the Chrome/Perfetto trace to logging.trace, saves
-checkpoints to checkpoint.dir, and ends with the measured and simulated pipeline bubble.`,
+checkpoints to checkpoint.dir, and ends with the measured and simulated pipeline bubble.
+
+--dry-run plans the run without loading or allocating the model: per rank the parameters,
+FLOPs per micro-batch and memory (weights, gradients, optimizer state, activations at the
+schedule's peak), then the DAG and the schedule. The model may be a directory or a hub id
+found in the local Hugging Face cache (only config.json is read).`,
 		Example: `  glmflow run pipelines/glm45v_tiny.yaml
   glmflow run pipelines/glm45v_tiny.yaml parallel.pp=1 parallel.layout=VEtttL train.iterations=5
-  glmflow run pipelines/glm45v_tiny.yaml parallel.transport=tcp`,
+  glmflow run pipelines/glm45v_tiny.yaml parallel.transport=tcp
+  glmflow run pipelines/glm45v_lora.yaml --dry-run model.path=testdata/glm45v`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			path, overrides := args[0], args[1:]
@@ -52,6 +60,13 @@ checkpoints to checkpoint.dir, and ends with the measured and simulated pipeline
 			s, err := spec.Load(path, overrides...)
 			if err != nil {
 				return err
+			}
+			if dryRun {
+				r, err := plan.DryRun(s)
+				if err != nil {
+					return err
+				}
+				return r.Write(cmd.OutOrStdout())
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -75,7 +90,7 @@ checkpoints to checkpoint.dir, and ends with the measured and simulated pipeline
 			if world > 0 && master == "" {
 				return fmt.Errorf("--world needs --master HOST:PORT (rank 0 listens there)")
 			}
-			o := train.Options{Spec: s, Build: train.BuildGLM4V, Rank: rank, World: world, Master: master, Token: token, Log: out}
+			o := train.Options{Spec: s, Rank: rank, World: world, Master: master, Token: token, Log: out}
 			switch s.Logging.Progress {
 			case spec.ProgressAlways:
 				o.Progress = errw
@@ -92,5 +107,6 @@ checkpoints to checkpoint.dir, and ends with the measured and simulated pipeline
 	f.IntVar(&rank, "rank", 0, "this process's rank (one process per rank, transport tcp)")
 	f.IntVar(&world, "world", 0, "number of ranks when started by hand (0: this process runs every rank)")
 	f.StringVar(&master, "master", "", "rank 0's rendezvous address HOST:PORT")
+	f.BoolVar(&dryRun, "dry-run", false, "plan the run (parameters, FLOPs, memory per rank, DAG, schedule) without allocating the model")
 	return cmd
 }

@@ -90,3 +90,16 @@ func TestRunCommandProcesses(t *testing.T) {
 		t.Errorf("launcher output not rank-prefixed:\n%s", b)
 	}
 }
+
+// TestRunDryRun: the real recipe plans offline to the hub checkpoint's parameter total.
+func TestRunDryRun(t *testing.T) {
+	msg, err := runCLI("run", "../../pipelines/glm45v_lora.yaml", "--dry-run", "model.path=../../testdata/glm45v")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	for _, want := range []string{"107710933120", "18106"} {
+		if !strings.Contains(msg, want) {
+			t.Errorf("dry run lacks %s:\n%s", want, msg)
+		}
+	}
+}

@@ -131,7 +131,7 @@ func buildPipeline(dir, layoutStr, sched string, p, m int) (*pipeline, error) {
 	}
 	pl := &pipeline{trace: run.NewTrace(time.Now()), sched: sc}
 	for r := range p {
-		parts, err := train.BuildGLM4V(&s, r)
+		parts, err := train.PlanBuilder(&s, r)
 		if err != nil {
 			return nil, err
 		}

@@ -39,7 +39,7 @@ type Builder func(s *spec.Spec, rank int) (*RankParts, error)
 // Options configure Run.
 type Options struct {
 	Spec  *spec.Spec
-	Build Builder
+	Build Builder // nil: PlanBuilder
 	// Rank, World, Master select the one-process-per-rank mode (tcp): this process runs rank
 	// Rank of World. World 0: every rank in this process (inproc).
 	Rank, World int
@@ -69,6 +69,9 @@ type rank struct {
 // Run trains as the spec says.
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	s := o.Spec
+	if o.Build == nil {
+		o.Build = PlanBuilder
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}

@@ -20,7 +20,7 @@ import (
 
 const tinyDir = "../../testdata/tiny"
 
-var testBuild = BuildGLM4V
+var testBuild = PlanBuilder
 
 // testData writes 16 random prepared samples for the tiny model.
 func testData(t *testing.T) string {
