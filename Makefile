@@ -8,7 +8,7 @@ PKGS     := ./...
 # make bench THREADS=2.
 THREADS  ?= 1
 
-.PHONY: help build test test-long bench bench-go lint generate-check kernels fuzz deps clean
+.PHONY: help build run test test-long bench bench-go lint generate-check kernels fuzz deps clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -21,6 +21,9 @@ test: ## the test suite CI runs (-short keeps it under ~15 min on 2 cores)
 
 test-long: ## the full-size tests
 	$(GO) test -count=1 -timeout 60m $(PKGS)
+
+run: build ## train the embedded tiny GLM-4.5V on the mini CORD shards (pipelines/glm45v_tiny.yaml)
+	./$(BIN) run pipelines/glm45v_tiny.yaml
 
 bench: build ## kernel benchmarks vs OpenBLAS and the memory-bandwidth ceiling, same run
 	GOMAXPROCS=$(THREADS) ./$(BIN) bench
