@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/glmflow/glmflow/transforms/jpeg"
 )
 
 // corpus is the shared robustness corpus (../shared/corpora from the repository root); tests
@@ -158,11 +160,13 @@ func TestHugeHeaderRefusedBeforeAllocating(t *testing.T) {
 	}
 }
 
-// jpegHeaderOnly is SOI + JFIF APP0 + a baseline SOF0 declaring w×h, three components.
+// jpegHeaderOnly is SOI + JFIF APP0 + a baseline SOF0 declaring w×h, three components, and
+// the SOS header of an interleaved scan, with no tables and no entropy data.
 func jpegHeaderOnly(w, h int) []byte {
 	b := []byte{0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 'J', 'F', 'I', 'F', 0, 1, 1, 0, 0, 1, 0, 1, 0, 0,
 		0xFF, 0xC0, 0, 17, 8, byte(h >> 8), byte(h), byte(w >> 8), byte(w), 3,
-		1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1}
+		1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1,
+		0xFF, 0xDA, 0, 12, 3, 1, 0x00, 2, 0x11, 3, 0x11, 0, 63, 0}
 	return b
 }
 
@@ -177,13 +181,48 @@ func TestJPEGDecode(t *testing.T) {
 		if img.W != want.W || img.H != want.H {
 			t.Fatalf("%s: %dx%d, PIL %dx%d", name, img.W, img.H, want.W, want.H)
 		}
-		// Exact once transforms/jpeg decodes; the standard library's decoder (IDCT, box chroma
-		// upsampling) is within a few levels of libjpeg-turbo.
+		// Bit-exact: transforms/jpeg decodes as libjpeg-turbo does in PIL.
 		w := unb64(t, want.RGB)
+		if len(img.Pix) != len(w) {
+			t.Fatalf("%s: %d bytes, PIL %d", name, len(img.Pix), len(w))
+		}
 		if d, mean := maxAbsDiff(img.Pix, w), meanAbsDiff(img.Pix, w); d > jpegMaxDiff || mean > jpegMeanDiff {
 			t.Errorf("%s (PIL %s): max |Δ| = %d (limit %d), mean %.3f (limit %.3f): %s", name, want.Mode, d, jpegMaxDiff,
 				mean, jpegMeanDiff, firstDiff(img.Pix, w, 3*img.W))
 		}
+	}
+}
+
+// TestJPEGStdFallback: a progressive file whose scans leave AC coefficients unrefined needs
+// libjpeg's block smoothing, which transforms/jpeg refuses (ErrUnsupported); decodeJPEG then
+// falls back to the standard library, within the fallback's tolerance of PIL. The file is
+// testdata/rgb420.jpg rewritten by `jpegtran -scans S` with S = "0,1,2: 0-0, 0, 0; 0: 1-63, 0,
+// 1; 1: 1-63, 0, 0; 2: 1-63, 0, 0;" (Y's AC never refined); prog_unrefined.pil.rgb is
+// np.asarray(Image.open(f).convert("RGB")) from Pillow 9.4.
+func TestJPEGStdFallback(t *testing.T) {
+	data := readTestdata(t, "prog_unrefined.jpg")
+	if _, err := jpeg.Decode(data, jpeg.Options{}); !errors.Is(err, jpeg.ErrUnsupported) {
+		t.Fatalf("transforms/jpeg: err = %v, want ErrUnsupported (the premise of this test)", err)
+	}
+	img, err := decode(data, DefaultOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := readTestdata(t, "prog_unrefined.pil.rgb")
+	if img.W != 40 || img.H != 30 || len(img.Pix) != len(want) {
+		t.Fatalf("%dx%d with %d bytes, PIL 40x30", img.W, img.H, len(img.Pix))
+	}
+	if d, mean := maxAbsDiff(img.Pix, want), meanAbsDiff(img.Pix, want); d > jpegStdMaxDiff || mean > jpegStdMeanDiff {
+		t.Errorf("fallback: max |Δ| = %d (limit %d), mean %.3f (limit %.3f)", d, jpegStdMaxDiff, mean, jpegStdMeanDiff)
+	}
+	// Arithmetic coding: neither decoder handles it; the error is transforms/jpeg's.
+	arith, err := os.ReadFile("../jpeg/testdata/golden/err_arithmetic.jpg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := decode(arith, DefaultOptions()); err == nil || !errors.Is(err, jpeg.ErrUnsupported) ||
+		!strings.Contains(err.Error(), "arithmetic") {
+		t.Errorf("arithmetic-coded JPEG: err = %v", err)
 	}
 }
 

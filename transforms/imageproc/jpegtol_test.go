@@ -1,10 +1,12 @@
 package imageproc
 
-// Limits on the difference from PIL's JPEG decode. The standard library's decoder uses box
-// chroma upsampling where libjpeg-turbo (PIL) uses its "fancy" triangle filter, so colour
-// edges in 4:2:0 files differ by tens of levels and on noisy test images the mean difference is ≈8 levels. Both limits become 0 when
-// decodeJPEG uses transforms/jpeg.
+// Limits on the difference from PIL's JPEG decode. transforms/jpeg is bit-exact with PIL, so
+// every JPEG it decodes must match exactly. Only the standard-library fallback (files
+// transforms/jpeg reports as ErrUnsupported) is approximate: box chroma upsampling and no
+// block smoothing, a few levels on average.
 const (
-	jpegMaxDiff  = 64
-	jpegMeanDiff = 10.0
+	jpegMaxDiff     = 0
+	jpegMeanDiff    = 0.0
+	jpegStdMaxDiff  = 64
+	jpegStdMeanDiff = 10.0
 )

@@ -23,9 +23,7 @@ func Process(data []byte, o Options) (Image, error) {
 	if err != nil {
 		return Image{}, err
 	}
-	resized := resizeBicubic(src, w, h)
-	return Image{
-		Grid: [3]int{1, h / o.PatchSize, w / o.PatchSize},
-		Rows: patchify(resized, o),
-	}, nil
+	p := newPatcher(w, h, o)
+	resizeRows(src, w, h, p.row)
+	return Image{Grid: [3]int{1, h / o.PatchSize, w / o.PatchSize}, Rows: p.rows}, nil
 }

@@ -1,6 +1,9 @@
 package imageproc
 
-import "math"
+import (
+	"math"
+	"sync"
+)
 
 // PIL's BICUBIC resampling (Pillow 9.4 src/libImaging/Resample.c), reproduced bit for bit for
 // 8-bit RGB:
@@ -107,70 +110,147 @@ func clip8(s int32) uint8 {
 }
 
 // resizeBicubic resizes m to outW×outH as PIL's Image.resize((outW, outH), Image.BICUBIC).
-// Both passes run as vertical filters over contiguous rows (SIMD across the row): the
-// horizontal pass transposes the rows it needs, filters, and transposes back. Integer sums do
-// not depend on the order of their terms, so this is exactly Pillow's result.
 func resizeBicubic(m rgbImage, outW, outH int) rgbImage {
-	if outW == m.W && outH == m.H {
-		return rgbImage{W: m.W, H: m.H, Pix: append([]uint8(nil), m.Pix...)}
-	}
-	cur := m
-	var cv coeffs
-	needV := outH != m.H
-	if needV {
-		cv = precompute(m.H, outH)
-	}
-	if outW != m.W {
-		ch := precompute(m.W, outW)
-		y0, y1 := 0, m.H
-		if needV { // only the source rows the vertical pass reads
-			y0 = int(cv.start[0])
-			y1 = int(cv.start[outH-1] + cv.n[outH-1])
-			for i := range cv.start {
-				cv.start[i] -= int32(y0)
-			}
-		}
-		rows := y1 - y0
-		t := make([]uint8, 3*m.W*rows) // [W, rows, 3]
-		transposePix(t, m.Pix[3*m.W*y0:3*m.W*y1], m.W, rows)
-		th := make([]uint8, 3*outW*rows) // [outW, rows, 3]
-		verticalPass(th, t, 3*rows, outW, &ch)
-		cur = rgbImage{W: outW, H: rows, Pix: make([]uint8, 3*outW*rows)}
-		transposePix(cur.Pix, th, rows, outW)
-	}
-	if !needV {
-		return cur
-	}
 	out := rgbImage{W: outW, H: outH, Pix: make([]uint8, 3*outW*outH)}
-	verticalPass(out.Pix, cur.Pix, 3*outW, outH, &cv)
+	resizeRows(m, outW, outH, func(y int, row []uint8) {
+		o := out.Pix[3*outW*y : 3*outW*(y+1)]
+		r, g, b := row[:outW], row[outW:2*outW], row[2*outW:3*outW]
+		for x := range outW {
+			p := o[3*x : 3*x+3 : 3*x+3]
+			p[0], p[1], p[2] = r[x], g[x], b[x]
+		}
+	})
 	return out
 }
 
-// transposePix writes src [h, w, 3] as dst [w, h, 3], in 16×16-pixel tiles.
-func transposePix(dst, src []uint8, w, h int) {
-	const tile = 16
-	for y0 := 0; y0 < h; y0 += tile {
-		y1 := min(y0+tile, h)
-		for x0 := 0; x0 < w; x0 += tile {
-			x1 := min(x0+tile, w)
-			for y := y0; y < y1; y++ {
-				s := src[3*(y*w+x0) : 3*(y*w+x1)]
-				for x := x0; x < x1; x++ {
-					d := dst[3*(x*h+y) : 3*(x*h+y)+3]
-					p := s[3*(x-x0) : 3*(x-x0)+3]
-					d[0], d[1], d[2] = p[0], p[1], p[2]
+// hBand is the number of source rows the horizontal pass transposes at a time: its buffers
+// ([3·W, hBand] and [3·outW, hBand]) stay in the L2 cache, and the vertical kernel's 32-byte
+// steps divide it.
+const hBand = 64
+
+// resizeRows resizes m to outW×outH as PIL's Image.resize((outW, outH), Image.BICUBIC) and
+// hands each output row y, in order, to emit as planes [3, outW] (R, G, B); the row is only
+// valid during the call.
+//
+// The horizontal pass runs as a vertical filter: each band of hBand source rows, as a
+// [H, 3·W] byte matrix, is transposed to [3·W, hBand] (SIMD 16×16 tiles), filtered along its
+// first axis (output row c·outW + x reads rows 3·(start_x + j) + c), and transposed back,
+// which leaves each row's channels as planes. Integer sums do not depend on the order of their
+// terms, so this is exactly Pillow's result. The vertical pass filters whole planar rows, each
+// output row as soon as the rows it reads are done, while they are still in cache.
+func resizeRows(m rgbImage, outW, outH int, emit func(y int, row []uint8)) {
+	rowLen := 3 * outW
+	stride := (rowLen + 31) &^ 31 // window rows padded so the vertical kernel needs no scalar tail
+	inLen := 3 * m.W
+	if outW == m.W && outH == m.H { // Pillow copies
+		line := make([]uint8, rowLen)
+		for y := range outH {
+			deinterleave(line, m.Pix[y*inLen:(y+1)*inLen])
+			emit(y, line)
+		}
+		return
+	}
+	var cv coeffs
+	needV := outH != m.H
+	y0, y1 := 0, m.H
+	taps := 1
+	if needV {
+		cv = precompute(m.H, outH)
+		// Only the source rows the vertical pass reads.
+		y0 = int(cv.start[0])
+		y1 = int(cv.start[outH-1] + cv.n[outH-1])
+		for i := range cv.start {
+			cv.start[i] -= int32(y0)
+		}
+		taps = cv.ksize
+	}
+	rows := y1 - y0
+	src := m.Pix[inLen*y0 : inLen*y1]
+	sc := scratchPool.Get().(*resizeScratch)
+	defer scratchPool.Put(sc)
+	// win holds horizontal-pass rows [base, base+held) as planes [3, outW] (row stride
+	// `stride`); rows no pending output reads are dropped before each band, so it never needs
+	// more than taps−1 old rows plus one band.
+	win := grow(&sc.win, stride*(hBand+taps))
+	line := grow(&sc.line, stride)
+	base, held := 0, 0
+	next := 0 // next output row
+	flush := func() {
+		for ; next < outH; next++ {
+			if !needV {
+				if next >= base+held {
+					return
+				}
+				emit(next, win[(next-base)*stride:(next-base)*stride+rowLen])
+				continue
+			}
+			start, n := int(cv.start[next]), int(cv.n[next])
+			if start+n > base+held {
+				return
+			}
+			filterRow(line, win[(start-base)*stride:], stride, cv.k[next*cv.ksize:next*cv.ksize+n])
+			emit(next, line[:rowLen])
+		}
+	}
+	var ch coeffs
+	var t, th []uint8
+	if outW != m.W {
+		ch = precompute(m.W, outW)
+		t = grow(&sc.t, inLen*hBand)    // [3·W, hBand]
+		th = grow(&sc.th, rowLen*hBand) // [3·outW, hBand]
+	}
+	for b0 := 0; b0 < rows; b0 += hBand {
+		b := min(hBand, rows-b0)
+		keep := b0 // first row a pending output reads
+		if needV && next < outH {
+			keep = min(int(cv.start[next]), base+held)
+		}
+		copy(win, win[(keep-base)*stride:held*stride])
+		held -= keep - base
+		base = keep
+		dst := win[held*stride:]
+		if outW == m.W { // no horizontal filtering: only the planar layout
+			for y := range b {
+				deinterleave(dst[y*stride:y*stride+rowLen], src[(b0+y)*inLen:(b0+y+1)*inLen])
+			}
+		} else {
+			transposeBytes(t, hBand, src[b0*inLen:], inLen, b, inLen)
+			// Full hBand-wide rows even in a short last band: the columns past b hold stale
+			// bytes whose results are never transposed back.
+			for c := range 3 {
+				for x := range outW {
+					start, n := int(ch.start[x]), int(ch.n[x])
+					o := (c*outW + x) * hBand
+					filterRow(th[o:o+hBand], t[(3*start+c)*hBand:], 3*hBand, ch.k[x*ch.ksize:x*ch.ksize+n])
 				}
 			}
+			transposeBytes(dst, stride, th, hBand, rowLen, b)
 		}
+		held += b
+		flush()
 	}
 }
 
-// verticalPass filters src [*, rowLen] into dst [outH, rowLen] along the first axis.
-func verticalPass(dst, src []uint8, rowLen, outH int, c *coeffs) {
-	for yy := range outH {
-		start, n := int(c.start[yy]), int(c.n[yy])
-		k := c.k[yy*c.ksize : yy*c.ksize+n]
-		filterRow(dst[yy*rowLen:(yy+1)*rowLen], src[start*rowLen:], rowLen, k)
+// resizeScratch holds resizeRows' buffers between calls.
+type resizeScratch struct{ win, line, t, th []uint8 }
+
+var scratchPool = sync.Pool{New: func() any { return new(resizeScratch) }}
+
+// grow returns (*b)[:n], reallocating when the capacity is short.
+func grow(b *[]uint8, n int) []uint8 {
+	if cap(*b) < n {
+		*b = make([]uint8, n)
+	}
+	return (*b)[:n]
+}
+
+// deinterleave splits one [W, 3] row into planes [3, W].
+func deinterleave(dst, src []uint8) {
+	w := len(src) / 3
+	r, g, b := dst[:w], dst[w:2*w], dst[2*w:3*w]
+	for x := range w {
+		p := src[3*x : 3*x+3 : 3*x+3]
+		r[x], g[x], b[x] = p[0], p[1], p[2]
 	}
 }
 

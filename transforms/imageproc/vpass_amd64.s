@@ -72,3 +72,31 @@ loopk:
 done:
 	VZEROUPPER
 	RET
+
+// func scatterAVX2(dst, src *uint8, off *int, n, ps int)
+// For i in [0, n): copies ps bytes (8 ≤ ps ≤ 16) from src + i·ps to dst + off[i], as two
+// overlapping 8-byte moves.
+TEXT ·scatterAVX2(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ off+16(FP), R8
+	MOVQ n+24(FP), CX
+	MOVQ ps+32(FP), DX
+	LEAQ -8(DX), R9 // ps - 8
+
+scatter:
+	TESTQ CX, CX
+	JZ    scatterdone
+	MOVQ (R8), AX
+	ADDQ DI, AX
+	MOVQ (SI), R10
+	MOVQ (SI)(R9*1), R11
+	MOVQ R10, (AX)
+	MOVQ R11, (AX)(R9*1)
+	ADDQ DX, SI
+	ADDQ $8, R8
+	DECQ CX
+	JMP  scatter
+
+scatterdone:
+	RET

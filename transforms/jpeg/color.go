@@ -91,9 +91,13 @@ type upsampler struct {
 	c          *component
 	method     upMethod
 	hexp, vexp int
-	buf        []uint8 // one upsampled row (width >= image width)
+	buf        []uint8 // one upsampled row (width >= image width, plus SIMD slack)
 	colsum     []int32
+	csb        []int16 // AVX2 path: column sums with one replicated sample each side
 }
+
+// planeSlack is how far past a plane's last sample the AVX2 kernels may read.
+const planeSlack = 32
 
 func (d *decoder) upsamplers() ([]upsampler, error) {
 	ups := make([]upsampler, len(d.comps))
@@ -123,8 +127,10 @@ func (d *decoder) upsamplers() ([]upsampler, error) {
 			return nil, errf(ErrUnsupported, "component %d: fractional sampling %dx%d within %dx%d (libjpeg refuses it too)", i, hin, vin, hout, vout)
 		}
 		if u.method != upFull {
-			u.buf = make([]uint8, c.bw*8*u.hexpOr1()+16)
+			n16 := (c.dw + 15) &^ 15
+			u.buf = make([]uint8, max(c.bw*8*u.hexpOr1(), 2*n16)+planeSlack)
 			u.colsum = make([]int32, c.bw*8+2)
+			u.csb = make([]int16, n16+2+16)
 		}
 	}
 	return ups, nil
@@ -148,6 +154,14 @@ func (u *upsampler) planeRow(r int) []uint8 {
 	return c.plane[r*c.stride : r*c.stride+c.stride]
 }
 
+// planeRowSIMD is planeRow extended by the samples the AVX2 kernels may read past the row
+// (into the next row or the plane's slack).
+func (u *upsampler) planeRowSIMD(r int) []uint8 {
+	c := u.c
+	r = min(max(r, 0), c.dh-1)
+	return c.plane[r*c.stride : r*c.stride+(c.dw+15)&^15]
+}
+
 // row returns upsampled output row y (at least width samples).
 func (u *upsampler) row(y, width int) []uint8 {
 	c := u.c
@@ -155,6 +169,11 @@ func (u *upsampler) row(y, width int) []uint8 {
 	case upFull:
 		return c.plane[y*c.stride : y*c.stride+width]
 	case upH2V1Fancy:
+		if useAVX2 {
+			s := u.planeRowSIMD(y)
+			upH2(u.buf, u.csb, s, s, c.dw, 4, 8) // column sums 4·s: (12s + 4l + 4) >> 4 = (3s + l + 1) >> 2
+			break
+		}
 		h2v1Fancy(u.buf, u.planeRow(y), c.dw)
 	case upH1V2Fancy:
 		i := y / 2
@@ -176,6 +195,10 @@ func (u *upsampler) row(y, width int) []uint8 {
 		if y&1 == 1 {
 			far = i + 1
 		}
+		if useAVX2 {
+			upH2(u.buf, u.csb, u.planeRowSIMD(i), u.planeRowSIMD(far), c.dw, 8, 7)
+			break
+		}
 		h2v2Fancy(u.buf, u.colsum, u.planeRow(i), u.planeRow(far), c.dw)
 	case upBox:
 		src := u.planeRow(y / u.vexp)
@@ -184,6 +207,20 @@ func (u *upsampler) row(y, width int) []uint8 {
 		}
 	}
 	return u.buf[:width]
+}
+
+// upH2 is fancy horizontal 2× upsampling of the column sums 3·near + far with the AVX2
+// kernels: dst[2i] = (3·cs[i] + cs[i−1] + r0) >> 4, dst[2i+1] = (3·cs[i] + cs[i+1] + r1) >> 4,
+// the edge sums replicated (which gives jdsample.c's edge formulas). near and far hold dw
+// samples rounded up to 16; csb and dst have room for the rounding.
+func upH2(dst []uint8, csb []int16, near, far []uint8, dw, r0, r1 int) {
+	n16 := (dw + 15) &^ 15
+	_, _ = near[n16-1], far[n16-1]
+	_ = csb[n16+16+1]
+	_ = dst[2*n16-1]
+	colsumAVX2(&csb[1], &near[0], &far[0], dw)
+	csb[0], csb[dw+1] = csb[1], csb[dw]
+	upH2AVX2(&dst[0], &csb[0], dw, r0, r1)
 }
 
 func h2v1Fancy(dst, s []uint8, dw int) {
@@ -221,14 +258,23 @@ func h2v2Fancy(dst []uint8, cs []int32, near, far []uint8, dw int) {
 	dst[2*i+1] = uint8((cs[i]*4 + 7) >> 4)
 }
 
-// output upsamples, converts colour and packs the pixels.
-func (d *decoder) output() (*Image, error) {
+// outputter upsamples, converts colour and packs rows into the image; sequential
+// single-scan images are converted band by band while the decoder's planes are still in cache.
+type outputter struct {
+	d    *decoder
+	ups  []upsampler
+	cs   colorSpace
+	img  *Image
+	rows [][]uint8
+	next int // next output row
+}
+
+func (d *decoder) newOutputter() (*outputter, error) {
 	ups, err := d.upsamplers()
 	if err != nil {
 		return nil, err
 	}
 	W, H := d.width, d.height
-	cs := d.jpegColorSpace()
 	img := &Image{Width: W, Height: H, Orientation: d.orientation}
 	switch len(d.comps) {
 	case 1:
@@ -238,19 +284,47 @@ func (d *decoder) output() (*Image, error) {
 	default:
 		img.Mode = "CMYK"
 	}
-	nc := len(d.comps)
-	img.Pix = make([]uint8, W*H*nc)
-	rows := make([][]uint8, nc)
-	for y := 0; y < H; y++ {
-		for i := range ups {
-			rows[i] = ups[i].row(y, W)
+	img.Pix = make([]uint8, W*H*len(d.comps))
+	return &outputter{d: d, ups: ups, cs: d.jpegColorSpace(), img: img, rows: make([][]uint8, len(d.comps))}, nil
+}
+
+// emitReady produces every output row whose plane rows are decoded: decoded(c) is how many
+// rows of c's plane are final. Output row y reads plane rows up to y·v/vmax + 1 (the fancy
+// upsampler's far row), clamped to the plane.
+func (o *outputter) emitReady(decoded func(c *component) int) {
+	d := o.d
+	y := o.next
+	for ; y < d.height; y++ {
+		ok := true
+		for i := range d.comps {
+			c := &d.comps[i]
+			if got := decoded(c); got < c.dh && y*c.v/d.vmax+1 >= got {
+				ok = false
+				break
+			}
 		}
-		out := img.Pix[y*W*nc : (y+1)*W*nc]
-		switch cs {
+		if !ok {
+			break
+		}
+	}
+	o.emit(y)
+}
+
+// emit produces output rows [o.next, upTo).
+func (o *outputter) emit(upTo int) {
+	W := o.d.width
+	nc := len(o.ups)
+	for y := o.next; y < upTo; y++ {
+		for i := range o.ups {
+			o.rows[i] = o.ups[i].row(y, W)
+		}
+		rows := o.rows
+		out := o.img.Pix[y*W*nc : (y+1)*W*nc]
+		switch o.cs {
 		case csGray:
 			copy(out, rows[0][:W])
 		case csYCbCr:
-			yccRow(out, rows[0][:W], rows[1][:W], rows[2][:W])
+			yccRowFast(out, rows[0][:W], rows[1][:W], rows[2][:W])
 		case csRGB:
 			r, g, b := rows[0][:W], rows[1][:W], rows[2][:W]
 			for x := 0; x < W; x++ {
@@ -273,7 +347,20 @@ func (d *decoder) output() (*Image, error) {
 			}
 		}
 	}
-	return img, nil
+	o.next = max(o.next, upTo)
+}
+
+// yccRowFast is yccRow with the AVX2 kernel for whole groups of 16 pixels.
+func yccRowFast(out, yr, cb, cr []uint8) {
+	n := 0
+	if useAVX2 {
+		n = len(yr) &^ 15
+		if n > 0 {
+			_, _, _ = cb[n-1], cr[n-1], out[3*n-1]
+			yccRGBAVX2(&out[0], &yr[0], &cb[0], &cr[0], n)
+		}
+	}
+	yccRow(out[3*n:], yr[n:], cb[n:], cr[n:])
 }
 
 func yccRow(out, yr, cb, cr []uint8) {

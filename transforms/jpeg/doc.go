@@ -52,11 +52,19 @@
 //
 // Data layout: Image.Pix is [Height, Width, channels] row-major uint8.
 // Internally every component is decoded into a plane covering its
-// MCU-padded block grid ([bh*8, bw*8]); sequential scans inverse-transform
-// each block as soon as it is decoded, progressive scans accumulate int16
+// MCU-padded block grid ([bh*8, bw*8], plus planeSlack bytes the SIMD
+// kernels may read past the end); sequential scans inverse-transform each
+// block as soon as it is decoded, progressive scans accumulate int16
 // coefficients ([bh, bw, 64], natural order) and transform after the last
-// scan. Upsampling and colour conversion then run row by row.
+// scan. Upsampling and colour conversion run row by row: for a single-scan
+// sequential image after each MCU row, on the rows whose inputs are final
+// (so the planes are still in cache), otherwise after the last scan.
 //
-// Speed: see BenchmarkDecode1000 (1000x1000 4:2:0 q90), which also runs
+// Speed: the Huffman decoder keeps its 64-bit bit buffer in registers and
+// decodes most symbols (code plus value bits within 10 bits, DC included)
+// with one table load; the IDCT, fancy h2v1/h2v2 upsampling and YCbCr→RGB
+// have AVX2 kernels (idct_amd64.s, color_amd64.s) with the same integer
+// arithmetic as the Go code, which runs without AVX2 (useAVX2; tests run
+// both). See BenchmarkDecode1000 (1000x1000 4:2:0 q90), which also runs
 // image/jpeg on the same file and reports the ratio.
 package jpeg

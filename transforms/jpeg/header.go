@@ -78,6 +78,11 @@ type decoder struct {
 	multiScan bool // decided at the first SOS, like libjpeg's has_multiple_scans
 	scanCount int
 	eobrun    int
+	// countWide makes the decoder count wideBlocks (tests only).
+	countWide  bool
+	wideBlocks int
+	// out converts decoded rows to pixels; sequential single-scan images feed it band by band.
+	out *outputter
 	// warnings counts libjpeg warnings: bad Huffman codes, markers inside
 	// entropy data, restart resynchronisation.
 	warnings int

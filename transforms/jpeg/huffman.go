@@ -17,9 +17,9 @@ type huffTable struct {
 	// lut[peek] = codeLen<<8 | symbol for codes of length <= lookBits; 0 when
 	// the code is longer.
 	lut [1 << lookBits]uint16
-	// fast[peek] (AC tables): value<<16 | run<<8 | total bits, for entries whose
-	// code and extra bits both fit in lookBits and whose size is nonzero; 0
-	// otherwise.
+	// fast[peek]: value<<16 | run<<8 | total bits, for entries whose code and
+	// extra bits both fit in lookBits; 0 otherwise. AC tables leave out size 0
+	// (EOB, ZRL); DC tables include it (a zero difference, run 0).
 	fast      [1 << lookBits]int32
 	maxcode   [18]int32 // largest code of each length, -1 if none; [17] sentinel
 	valoffset [18]int32
@@ -64,11 +64,17 @@ func buildHuffTable(counts [17]int, vals []byte, isDC bool) (*huffTable, error) 
 			for j := 0; j < 1<<shift; j++ {
 				idx := base | j
 				t.lut[idx] = uint16(l)<<8 | uint16(sym)
-				if isDC {
-					continue
-				}
 				run, size := int(sym>>4), int(sym&15)
-				if size == 0 || l+size > lookBits {
+				if isDC {
+					run, size = 0, int(sym)
+					if l+size > lookBits {
+						continue
+					}
+					if size == 0 {
+						t.fast[idx] = int32(l)
+						continue
+					}
+				} else if size == 0 || l+size > lookBits {
 					continue
 				}
 				bits := (idx >> (lookBits - l - size)) & (1<<size - 1)

@@ -94,20 +94,47 @@ func Decode(data []byte, o Options) (*Image, error) {
 	return img, err
 }
 
+// decodeStats describes a decode beyond its pixels (for tests).
+type decodeStats struct {
+	// warnings counts libjpeg warnings (corrupt-data concealments).
+	warnings int
+	// wideBlocks counts blocks with a dequantized coefficient outside the
+	// range an 8-bit encoder can produce (|v| > 2047), where IDCTs with
+	// other integer widths than libjpeg-turbo's SIMD one disagree; counted
+	// only when asked for.
+	wideBlocks int
+}
+
 // decode also returns how many libjpeg warnings (corrupt-data concealments)
 // the decode produced.
 func decode(data []byte, o Options) (*Image, int, error) {
-	d := &decoder{data: data}
+	img, st, err := decodeWithStats(data, o, false)
+	return img, st.warnings, err
+}
+
+func decodeWithStats(data []byte, o Options, countWide bool) (*Image, decodeStats, error) {
+	d := &decoder{data: data, countWide: countWide}
 	if err := d.readHeaders(); err != nil {
-		return nil, 0, err
+		return nil, decodeStats{}, err
 	}
 	if o.MaxPixels > 0 && int64(d.width)*int64(d.height) > int64(o.MaxPixels) {
-		return nil, 0, errf(ErrTooLarge, "SOF: %dx%d = %d pixels exceeds MaxPixels %d",
+		return nil, decodeStats{}, errf(ErrTooLarge, "SOF: %dx%d = %d pixels exceeds MaxPixels %d",
 			d.width, d.height, int64(d.width)*int64(d.height), o.MaxPixels)
 	}
 	if err := d.decodeScans(); err != nil {
-		return nil, 0, err
+		return nil, decodeStats{}, err
 	}
-	img, err := d.output()
-	return img, d.warnings, err
+	d.out.emit(d.height)
+	return d.out.img, decodeStats{warnings: d.warnings, wideBlocks: d.wideBlocks}, nil
+}
+
+// wideBlock reports whether a block has a dequantized coefficient outside
+// [-2047, 2047] (see decodeStats.wideBlocks).
+func wideBlock(coef, q *[64]int16) bool {
+	for i, c := range coef {
+		if v := int32(c) * int32(q[i]); v > 2047 || v < -2047 {
+			return true
+		}
+	}
+	return false
 }

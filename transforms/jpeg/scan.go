@@ -18,13 +18,31 @@ var naturalOrder = [80]int{
 	63, 63, 63, 63, 63, 63, 63, 63,
 }
 
+// zigzag128 is naturalOrder as bytes padded to 128 entries (63 past the
+// end), so that the sequential decoder's k&127 index needs no bounds check.
+// A block's k never exceeds 63+15 = 78, where both tables agree.
+var zigzag128 = func() (t [128]uint8) {
+	for i := range t {
+		t[i] = 63
+		if i < len(naturalOrder) {
+			t[i] = uint8(naturalOrder[i])
+		}
+	}
+	return t
+}()
+
 // decodeScans decodes the scan whose header readHeaders parsed, then every
 // following scan, up to EOI.
 func (d *decoder) decodeScans() error {
 	d.multiScan = d.progressive || len(d.scanComps) < len(d.comps)
+	out, err := d.newOutputter()
+	if err != nil {
+		return err
+	}
+	d.out = out
 	for i := range d.comps {
 		c := &d.comps[i]
-		c.plane = make([]uint8, c.bh*8*c.stride)
+		c.plane = make([]uint8, c.bh*8*c.stride+planeSlack)
 		if d.progressive {
 			c.coef = make([]int16, c.bh*c.bw*64)
 		} else if d.multiScan {
@@ -80,6 +98,9 @@ func (d *decoder) finish() error {
 			for x := 0; x < bx; x++ {
 				src := c.coef[(y*c.bw+x)*64:][:64]
 				copy(blk[:], src)
+				if d.countWide && wideBlock(&blk, &c.q) {
+					d.wideBlocks++
+				}
 				idctBlock(&blk, &c.q, c.plane[y*8*c.stride+x*8:], c.stride)
 			}
 		}

@@ -66,6 +66,9 @@ func (d *decoder) decodeSequential(br *bitReader) error {
 							continue
 						}
 						dst := c.plane[by*8*c.stride+bx*8:]
+						if d.countWide && hasData && wideBlock(&blk, &c.q) {
+							d.wideBlocks++
+						}
 						if !hasData {
 							fillBlock(dst, c.stride, 128)
 						} else if last == 0 {
@@ -84,6 +87,15 @@ func (d *decoder) decodeSequential(br *bitReader) error {
 				d.warnings++ // libjpeg: "insufficient data", rest of interval stays zero
 			}
 		}
+		if !d.multiScan { // the scan holds every component: convert the finished band
+			rowsPerMCU := 8
+			d.out.emitReady(func(c *component) int {
+				if n > 1 {
+					return min((y+1)*8*c.v, c.dh)
+				}
+				return min((y+1)*rowsPerMCU, c.dh)
+			})
+		}
 	}
 	if br.eof {
 		// Pillow's libjpeg suspends when it must read past the end of the
@@ -95,19 +107,38 @@ func (d *decoder) decodeSequential(br *bitReader) error {
 
 // decodeBlock decodes one sequential block into blk (natural order) and
 // returns the highest zigzag index written (0: DC only).
+//
+// The hot path keeps the bit buffer in locals and refills it only when fewer
+// than 32 bits remain (a symbol needs at most 16 code bits plus 15 value
+// bits). Codes whose code and value bits fit in lookBits decode with one
+// table load (huffTable.fast); others go through lut or decodeSlow. Shift
+// counts are masked with &63 so the compiler emits plain shifts.
 func decodeBlock(br *bitReader, blk *[64]int16, pred *int32, dct, act *huffTable) (int, bool) {
 	*blk = [64]int16{}
-	s := br.decode(dct)
+	acc, n := br.acc, br.n
+	if n < 32 {
+		br.refill()
+		acc, n = br.acc, br.n
+	}
 	var diff int32
-	if s != 0 {
-		diff = br.receiveExtend(uint(s))
+	if f := dct.fast[acc>>(64-lookBits)]; f != 0 {
+		l := uint(f) & 63
+		acc <<= l
+		n -= l
+		diff = f >> 16
+	} else {
+		br.acc, br.n = acc, n
+		if s := br.decode(dct); s != 0 {
+			diff = br.receiveExtend(uint(s))
+		}
+		acc, n = br.acc, br.n
 	}
 	if !addDC(pred, diff) {
+		br.acc, br.n = acc, n
 		return 0, false
 	}
 	blk[0] = int16(*pred)
 	last := 0
-	acc, n := br.acc, br.n
 	for k := 1; k < 64; k++ {
 		if n < 32 {
 			br.acc, br.n = acc, n
@@ -116,17 +147,17 @@ func decodeBlock(br *bitReader, blk *[64]int16, pred *int32, dct, act *huffTable
 		}
 		peek := acc >> (64 - lookBits)
 		if f := act.fast[peek]; f != 0 {
-			l := uint(f & 0xFF)
+			l := uint(f) & 63
 			acc <<= l
 			n -= l
 			k += int(f>>8) & 15
-			blk[naturalOrder[k]] = int16(f >> 16)
+			blk[zigzag128[k&127]&63] = int16(f >> 16)
 			last = k
 			continue
 		}
 		var sym int32
 		if e := act.lut[peek]; e != 0 {
-			l := uint(e >> 8)
+			l := uint(e>>8) & 63
 			acc <<= l
 			n -= l
 			sym = int32(e & 0xFF)
@@ -141,7 +172,7 @@ func decodeBlock(br *bitReader, blk *[64]int16, pred *int32, dct, act *huffTable
 			v := int32(acc >> (64 - sz))
 			acc <<= sz
 			n -= sz
-			blk[naturalOrder[k]] = int16(extend(v, sz))
+			blk[zigzag128[k&127]&63] = int16(extend(v, sz))
 			last = k
 		} else {
 			if r != 15 {
