@@ -1,6 +1,8 @@
 package main
 
 import (
+	"encoding/json"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +11,7 @@ import (
 
 	"github.com/glmflow/glmflow/datasets/shard"
 	"github.com/glmflow/glmflow/datasets/shard/shardtest"
+	"github.com/glmflow/glmflow/pipelines/checkpoint"
 )
 
 // runData writes a small prepared dataset for the tiny model.
@@ -55,7 +58,8 @@ func TestRunCommand(t *testing.T) {
 }
 
 // TestRunCommandProcesses: parallel.transport=tcp with the local launcher starts one real
-// glmflow process per rank; their losses equal the in-process run's.
+// glmflow process per rank; losses (metrics JSONL, full precision) and the saved weights equal
+// the in-process pp 1 run's within 1e-6, for pp 2 and pp 4 and two schedules.
 func TestRunCommandProcesses(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary and starts processes")
@@ -65,30 +69,76 @@ func TestRunCommandProcesses(t *testing.T) {
 		t.Fatalf("go build: %v\n%s", err, b)
 	}
 	data := runData(t)
-	inproc, err := runCLI(runArgs(data, t.TempDir())...)
+	refDir := t.TempDir()
+	if msg, err := runCLI(runArgs(data, refDir, "parallel.pp=1", "parallel.layout=VEtttL")...); err != nil {
+		t.Fatalf("%v\n%s", err, msg)
+	}
+	wantLoss, wantW := runResults(t, refDir)
+	for _, extra := range [][]string{
+		{"parallel.pp=2", "parallel.layout=VEt|ttL", "parallel.schedule=1f1b"},
+		{"parallel.pp=4", "parallel.layout=VE|t|t|tL", "parallel.schedule=zb-h1"},
+	} {
+		out := t.TempDir()
+		b, err := exec.Command(bin, runArgs(data, out, append(extra, "parallel.transport=tcp")...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v: %v\n%s", extra, err, b)
+		}
+		if !strings.Contains(string(b), "[rank 0]") {
+			t.Errorf("launcher output not rank-prefixed:\n%s", b)
+		}
+		gotLoss, gotW := runResults(t, out)
+		for i := range wantLoss {
+			if math.Abs(gotLoss[i]-wantLoss[i]) > 1e-6*math.Abs(wantLoss[i]) {
+				t.Errorf("%v: loss %v, pp 1 %v", extra, gotLoss, wantLoss)
+			}
+		}
+		if len(gotW) != len(wantW) {
+			t.Fatalf("%v: %d saved tensors, pp 1 saved %d", extra, len(gotW), len(wantW))
+		}
+		for n, w := range wantW {
+			g := gotW[n]
+			for j := range w {
+				if math.Abs(float64(g[j])-float64(w[j])) > 1e-6*math.Max(1e-3, math.Abs(float64(w[j]))) {
+					t.Fatalf("%v: %s[%d] = %v, pp 1 %v", extra, n, j, g[j], w[j])
+				}
+			}
+		}
+	}
+}
+
+// runResults reads a run's losses (metrics JSONL) and its last checkpoint's tensors.
+func runResults(t *testing.T, out string) ([]float64, map[string][]float32) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(out, "m.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, runArgs(data, t.TempDir(), "parallel.transport=tcp")...)
-	b, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("%v\n%s", err, b)
-	}
-	pick := func(s string) []string { // the loss fields of the step lines
-		var out []string
-		for _, l := range strings.Split(s, "\n") {
-			if i := strings.Index(l, "loss "); i >= 0 && strings.Contains(l, "step ") {
-				out = append(out, strings.Fields(l[i:])[1])
-			}
+	var losses []float64
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var r struct {
+			Loss float64 `json:"loss"`
 		}
-		return out
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatal(err)
+		}
+		losses = append(losses, r.Loss)
 	}
-	if got, want := pick(string(b)), pick(inproc); strings.Join(got, " ") != strings.Join(want, " ") || len(want) != 2 {
-		t.Errorf("tcp losses %v, in-process %v\n%s", got, want, b)
+	ck := filepath.Join(out, "ck")
+	step, _, states, err := checkpoint.Latest(checkpoint.OS(), ck)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), "[rank 0]") {
-		t.Errorf("launcher output not rank-prefixed:\n%s", b)
+	w := map[string][]float32{}
+	for _, st := range states {
+		ts, err := checkpoint.ReadRank(ck, step, st)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for n, x := range ts {
+			w[n] = x.F32()
+		}
 	}
+	return losses, w
 }
 
 // TestRunDryRun: the real recipe plans offline to the hub checkpoint's parameter total.
