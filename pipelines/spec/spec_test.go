@@ -101,10 +101,10 @@ func TestTinyDefault(t *testing.T) {
 	}
 	p := s.Parallel
 	if s.Model.Path != "testdata/tiny" || s.Data.Path != "testdata/prepared/cord-v2" || s.Data.SeqLength != 512 ||
-		s.Train.MicroBatchSize != 1 || s.Train.GlobalBatchSize != 4 || s.Train.Iterations != 20 ||
+		s.Train.MicroBatchSize != 1 || s.Train.GlobalBatchSize != 8 || s.Train.Iterations != 100 ||
 		p.PP != 2 || p.Schedule != "1f1b" || p.Layout != "VEt|ttL" || p.Devices != "cpu" ||
 		p.ThreadsPerRank != 1 || p.Transport != "inproc" || s.Model.Precision != "fp32" ||
-		s.Checkpoint.SaveEvery != 10 || !strings.HasPrefix(s.Logging.MetricsJSONL, "runs/tiny/") {
+		s.Checkpoint.SaveEvery != 50 || !strings.HasPrefix(s.Logging.MetricsJSONL, "runs/tiny/") {
 		t.Fatalf("tiny spec: %+v", *s)
 	}
 	l, err := layout.Parse(p.Layout, p.PP)
@@ -224,7 +224,7 @@ func TestValidationRules(t *testing.T) {
 		overrides []string
 		want      string // the error, at the origin of the key it names; "" = valid
 	}{
-		{[]string{"train.micro_batch_size=3"}, tinyFile + ":29:22: key train.global_batch_size: 4 is not divisible by train.micro_batch_size × parallel.dp = 3 × 1"},
+		{[]string{"train.micro_batch_size=3"}, tinyFile + ":29:22: key train.global_batch_size: 8 is not divisible by train.micro_batch_size × parallel.dp = 3 × 1"},
 		{[]string{"parallel.dp=4", "train.global_batch_size=6"}, `override "train.global_batch_size=6": key train.global_batch_size: 6 is not divisible by train.micro_batch_size × parallel.dp = 1 × 4`},
 		{[]string{"parallel.ep=2"}, `override "parallel.ep=2": key parallel.ep: 2 must divide parallel.dp 1: expert-parallel groups are carved out of the data-parallel ranks`},
 		{[]string{"parallel.virtual_stages=2"}, `override "parallel.virtual_stages=2": key parallel.virtual_stages: 2 virtual stages need parallel.schedule interleaved-1f1b, not "1f1b"` +
@@ -240,12 +240,12 @@ func TestValidationRules(t *testing.T) {
 		{[]string{"optimizer.lr=0"}, `override "optimizer.lr=0": key optimizer.lr: must be > 0, got 0` + "\n" +
 			tinyFile + ":37:11: key optimizer.min_lr: 0.0001 is above optimizer.lr 0"},
 		{[]string{"optimizer.beta2=1"}, `override "optimizer.beta2=1": key optimizer.beta2: must be in [0, 1), got 1`},
-		{[]string{"lr_schedule.warmup_iters=20"}, `override "lr_schedule.warmup_iters=20": key lr_schedule.warmup_iters: 20 must be below lr_schedule.decay_iters 20`},
+		{[]string{"lr_schedule.warmup_iters=100"}, `override "lr_schedule.warmup_iters=100": key lr_schedule.warmup_iters: 100 must be below lr_schedule.decay_iters 100`},
 		{[]string{"lr_schedule.decay=step"}, `override "lr_schedule.decay=step": key lr_schedule.decay: "step" is not one of cosine, linear, constant`},
 		{[]string{"train.eval_every=5"}, tinyFile + ":33:15: key train.eval_iters: must be > 0 when train.eval_every is set (5)\n" +
 			tinyFile + ":20:14: key data.eval_path: required when train.eval_every is set (5)"},
 		{[]string{"train.eval_every=5", "train.eval_iters=2", "data.eval_path=e"}, ""},
-		{[]string{"checkpoint.dir="}, `override "checkpoint.dir=": key checkpoint.dir: required when checkpoint.save_every is set (10)`},
+		{[]string{"checkpoint.dir="}, `override "checkpoint.dir=": key checkpoint.dir: required when checkpoint.save_every is set (50)`},
 		{[]string{"parallel.transport=tcp", "parallel.launcher=manual"}, tinyFile + `:60:16: key parallel.master_addr: a manual launch needs a fixed port (got "127.0.0.1:0"): every process must find rank 0`},
 		{[]string{"parallel.master_addr=localhost"}, `override "parallel.master_addr=localhost": key parallel.master_addr: "localhost" is not host:port`},
 		{[]string{"data.maker=coco"}, `override "data.maker=coco": key data.maker: "coco" is not one of cord_v2, medpix, raven`},
