@@ -28,7 +28,7 @@ func runData(t *testing.T) string {
 
 func runArgs(data, out string, extra ...string) []string {
 	return append([]string{"run", "../../pipelines/glm45v_tiny.yaml", "model.path=" + tinyDir, "data.path=" + data,
-		"train.iterations=2", "checkpoint.dir=" + filepath.Join(out, "ck"), "logging.metrics_jsonl=" + filepath.Join(out, "m.jsonl"),
+		"train.iterations=2", "logging.log_every=1", "checkpoint.dir=" + filepath.Join(out, "ck"), "logging.metrics_jsonl=" + filepath.Join(out, "m.jsonl"),
 		"logging.trace=" + filepath.Join(out, "trace.json")}, extra...)
 }
 

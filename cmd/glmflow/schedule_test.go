@@ -19,7 +19,7 @@ func execSchedule(args ...string) (string, error) {
 }
 
 func TestScheduleCmd(t *testing.T) {
-	out, err := execSchedule(tinyYAML, "model.path="+tinyDir, "--costs", "1,1,1")
+	out, err := execSchedule(tinyYAML, "model.path="+tinyDir, "train.global_batch_size=4", "--costs", "1,1,1")
 	if err != nil {
 		t.Fatal(err)
 	}
