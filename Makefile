@@ -8,7 +8,7 @@ PKGS     := ./...
 # make bench THREADS=2.
 THREADS  ?= 1
 
-.PHONY: help build run test test-long bench bench-go lint generate-check kernels fuzz deps clean
+.PHONY: help build run test test-long bench bench-go lint generate-check kernels gpu-check fuzz deps clean
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -44,6 +44,10 @@ generate-check: ## the committed generated assembly equals what the generators w
 kernels: ## CUDA kernels → PTX (kernels/cuda/ptx/*.cu; needs clang-19: apt-get install clang-19)
 	kernels/cuda/ptx/gen.sh
 	$(GO) test -count=1 -run 'TestPTXFresh|TestSourcesCompile|TestTableMatchesPTX' ./kernels/cuda/ptx/
+
+gpu-check: build ## GPU self-check: scripts/gpu-check/run.sh writes $$OUT/report.md (send it to a GPU machine)
+	gzip -9 -kf $(BIN)
+	OUT=$${OUT:-out/gpu-check} GLMFLOW_BIN=$(BIN) bash scripts/gpu-check/run.sh
 
 fuzz: ## run each fuzz target for FUZZTIME (default 1m)
 	$(GO) test -run '^$$' -fuzz '^FuzzOpen$$' -fuzztime $${FUZZTIME:-1m} ./tensors/safetensors

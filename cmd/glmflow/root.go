@@ -25,6 +25,7 @@ typed stages cut into pipeline ranks. One static binary; CPU kernels in Go assem
 		newRunCmd(),
 		newScheduleCmd(),
 		newGraphCmd(),
+		newGpuCmd(),
 	)
 	return root
 }

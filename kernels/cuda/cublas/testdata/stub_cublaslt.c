@@ -1,0 +1,1 @@
+int stub_lt(void) { return 13; }
