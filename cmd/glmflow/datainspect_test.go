@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -11,15 +10,8 @@ import (
 	"github.com/glmflow/glmflow/transforms/tokenizer"
 )
 
-// runDataInspect runs the command directly (the lead hangs it under `data`).
 func runDataInspect(args ...string) (string, error) {
-	cmd := newDataInspectCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return runCLI(append([]string{"data", "inspect"}, args...)...)
 }
 
 func TestDataInspect(t *testing.T) {

@@ -10,15 +10,7 @@ import (
 	"testing"
 )
 
-func execGraph(args ...string) (string, error) {
-	cmd := newGraphCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
-}
+func execGraph(args ...string) (string, error) { return runCLI(append([]string{"graph"}, args...)...) }
 
 func TestGraphCmd(t *testing.T) {
 	dir := t.TempDir()

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,15 +8,7 @@ import (
 	"github.com/glmflow/glmflow/tensors/safetensors"
 )
 
-func runImage(args ...string) (string, error) {
-	cmd := newImageCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
-}
+func runImage(args ...string) (string, error) { return runCLI(append([]string{"image"}, args...)...) }
 
 const imageTestdata = "../../transforms/imageproc/testdata"
 

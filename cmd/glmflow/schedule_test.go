@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"strings"
 	"testing"
 )
@@ -9,13 +8,7 @@ import (
 const tinyYAML = "../../pipelines/glm45v_tiny.yaml"
 
 func execSchedule(args ...string) (string, error) {
-	cmd := newScheduleCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return runCLI(append([]string{"schedule"}, args...)...)
 }
 
 func TestScheduleCmd(t *testing.T) {
