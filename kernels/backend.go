@@ -100,8 +100,12 @@ type Pointwise interface {
 	// GELU is the exact (erf) form.
 	GELU(out, x *tensors.Tensor) error
 	GELUBackward(dx, dout, x *tensors.Tensor) error
-	// SwiGLU: out = silu(gate)·up.
+	// SwiGLU: out = silu(gate)·up. Optionally (CPU) out may be BF16: the F32 result rounded to
+	// nearest even, as Cast would, without an F32 copy (mixed precision); a backend without
+	// the option returns an error, and callers fall back to F32 + Cast.
 	SwiGLU(out, gate, up *tensors.Tensor) error
+	// SwiGLUBackward: optionally dgate and dup may both be BF16 (the F32 gradients rounded, as
+	// in SwiGLU).
 	SwiGLUBackward(dgate, dup, dout, gate, up *tensors.Tensor) error
 	// SwiGLUFused takes HF's fused gate_up [T, 2F] (gate first) → out [T, F].
 	SwiGLUFused(out, gateUp *tensors.Tensor) error
@@ -111,6 +115,7 @@ type Pointwise interface {
 // Norms holds the row normalisations over the last dimension D (fp32 statistics).
 type Norms interface {
 	// RMSNorm: out = x·rstd·w, rstd [T] = 1/sqrt(mean(x²)+eps). x, out [T, D]; w [D].
+	// Optionally (CPU) out may be BF16: the F32 result rounded as Cast would (see SwiGLU).
 	RMSNorm(out, rstd, x, w *tensors.Tensor, eps float32) error
 	// RMSNormBackward: dx overwritten, dw accumulated.
 	RMSNormBackward(dx, dw, dout, x, w, rstd *tensors.Tensor) error

@@ -186,6 +186,13 @@ func Forward(o, lse, q, k, v []float32, p Params) error {
 		pl.in16 = &in16{q: round16(q), k: round16(k), v: round16(v)}
 		defer pl.in16.release()
 	}
+	if pl.dense() {
+		nseg := len(pl.segs) - 1
+		denseRun(nseg*p.H, pl.work(), pl.maxSegLen(), false, func(s *denseScratch, task int) {
+			pl.denseForward(s, o, lse, task/p.H, task%p.H)
+		})
+		return nil
+	}
 	cs := pl.chunks()
 	runTasks(len(cs), pl.work(), pl.newScratch,
 		func(s *scratch, task int) {
@@ -225,6 +232,13 @@ func Backward(dq, dk, dv, do, q, k, v, o, lse []float32, p Params) error {
 		defer pl.in16.release()
 	}
 	w := 2 * pl.work()
+	if pl.dense() {
+		nseg := len(pl.segs) - 1
+		denseRun(nseg*p.K, 3*w, pl.maxSegLen(), true, func(s *denseScratch, task int) {
+			pl.denseBackward(s, dq, dk, dv, lse, D, task/p.K, task%p.K)
+		})
+		return nil
+	}
 	if pl.singlePass() {
 		nseg := len(pl.segs) - 1
 		runTasks(nseg*p.K, 3*w, pl.newScratch,

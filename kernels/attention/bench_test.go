@@ -49,13 +49,33 @@ func BenchmarkForwardBackward(b *testing.B) {
 	}
 }
 
-func benchAttention(b *testing.B, c tcase, withBwd bool) {
+// BenchmarkForwardBackwardBF16 is the BF16 mode on the vision shape: the dense path (auto) and
+// the flash tiles (dense off) in the same run.
+func BenchmarkForwardBackwardBF16(b *testing.B) {
+	c := benchCases[1].c
+	for _, m := range []struct {
+		name string
+		mode int
+	}{{"dense", denseAuto}, {"flash", denseNever}} {
+		b.Run(benchCases[1].name+"/"+m.name, func(b *testing.B) {
+			prev := denseMode
+			denseMode = m.mode
+			defer func() { denseMode = prev }()
+			benchAttentionP(b, c, true, true)
+		})
+	}
+}
+
+func benchAttention(b *testing.B, c tcase, withBwd bool) { benchAttentionP(b, c, withBwd, false) }
+
+func benchAttentionP(b *testing.B, c tcase, withBwd, bf16 bool) {
 	if testing.Short() && c.T*c.H*c.Dh > 1<<20 {
 		b.Skip("large case skipped in -short")
 	}
 	old := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(old)
 	p := c.params()
+	p.BF16 = bf16
 	in := makeInputs(c, 1)
 	nq, nk := c.T*c.H*c.Dh, c.T*c.K*c.Dh
 	o, lse := make([]float32, nq), make([]float32, c.H*c.T)

@@ -42,7 +42,12 @@
 // Params.BF16 (bf16.go) runs every tile product on bfloat16 operands (q, k, v, do rounded once
 // per call; P and dS per tile) with float32 accumulation through gemm.SgemmBF16Serial
 // (VDPBF16PS on AVX512_BF16); softmax, statistics and outputs stay float32. Opt-in, for
-// mixed-precision training; the default float32 path is unchanged.
+// mixed-precision training; the default float32 path is unchanged. Bidirectional BF16 calls
+// whose segments are all at most 1024 tokens (vision: one image per segment) take the dense
+// path instead (dense.go): per (segment, head) whole-segment GEMMs on an L×L score matrix,
+// operands read and written in place, tasks per (segment, head) forward and (segment, kv head)
+// backward — about 1.2× the flash tiles at 256-token segments. The choice depends on the
+// parameters only, never on the thread count.
 //
 // Non-goals: dropout (GLM-4.5V uses 0), attention bias / ALiBi, sliding windows, bf16 storage,
 // KV-cache decoding. The float64 reference (RefForward, RefBackward) materialises [T, T] and is

@@ -31,6 +31,7 @@ var groups = []struct {
 	{"Optimizer", testOptimizer},
 	{"Rows", testRows},
 	{"Cast", testCast},
+	{"BF16Outputs", testBF16Outputs},
 }
 
 // Run runs the conformance suite on be, one subtest per op group.

@@ -157,19 +157,42 @@ func (*Backend) GELUBackward(dx, dout, x *tensors.Tensor) error {
 }
 
 func (*Backend) SwiGLU(out, gate, up *tensors.Tensor) error {
-	s, err := same("SwiGLU", "out", out, "gate", gate, "up", up)
+	const op = "SwiGLU"
+	if out != nil && out.DType() == tensors.BF16 { // bf16 out: the rounded fp32 result
+		s, err := same(op, "gate", gate, "up", up)
+		if err != nil {
+			return err
+		}
+		if err := check(op, arg{"out", out, tensors.BF16, gate.Shape()}); err != nil {
+			return err
+		}
+		return wrap(op, elementwise.SwiGLUBF16(out.BF16(), s[0], s[1]))
+	}
+	s, err := same(op, "out", out, "gate", gate, "up", up)
 	if err != nil {
 		return err
 	}
-	return wrap("SwiGLU", elementwise.SwiGLU(s[0], s[1], s[2]))
+	return wrap(op, elementwise.SwiGLU(s[0], s[1], s[2]))
 }
 
 func (*Backend) SwiGLUBackward(dgate, dup, dout, gate, up *tensors.Tensor) error {
-	s, err := same("SwiGLUBackward", "dgate", dgate, "dup", dup, "dout", dout, "gate", gate, "up", up)
+	const op = "SwiGLUBackward"
+	if dgate != nil && dgate.DType() == tensors.BF16 { // bf16 gradients: the rounded fp32 ones
+		s, err := same(op, "dout", dout, "gate", gate, "up", up)
+		if err != nil {
+			return err
+		}
+		sh := dout.Shape()
+		if err := check(op, arg{"dgate", dgate, tensors.BF16, sh}, arg{"dup", dup, tensors.BF16, sh}); err != nil {
+			return err
+		}
+		return wrap(op, elementwise.SwiGLUBackwardBF16(dgate.BF16(), dup.BF16(), s[0], s[1], s[2]))
+	}
+	s, err := same(op, "dgate", dgate, "dup", dup, "dout", dout, "gate", gate, "up", up)
 	if err != nil {
 		return err
 	}
-	return wrap("SwiGLUBackward", elementwise.SwiGLUBackward(s[0], s[1], s[2], s[3], s[4]))
+	return wrap(op, elementwise.SwiGLUBackward(s[0], s[1], s[2], s[3], s[4]))
 }
 
 // fused checks gateUp [T, 2F] against out [T, F] (any leading dims, flattened to T).

@@ -29,6 +29,10 @@
 // x·(1−σ)+1 with one fused multiply-add, so the assembly and generic paths may differ in the
 // last bits, while the AVX2 and AVX-512 paths give identical bits (TestPathsAgree).
 //
-// Non-goals: bf16 storage (callers convert), broadcasting (callers pass equal lengths),
+// Mixed precision: SwiGLUBF16 and SwiGLUBackwardBF16 write their outputs rounded to bfloat16
+// (the bits of the float32 op followed by tensors.F32ToBF16) through L1 chunk buffers, for
+// results that only bf16 GEMMs read.
+//
+// Non-goals: bf16 inputs (callers convert), broadcasting (callers pass equal lengths),
 // the tanh GELU approximation (GLM-4.5V uses exact GELU).
 package elementwise

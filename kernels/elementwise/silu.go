@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/glmflow/glmflow/kernels/vec"
+	"github.com/glmflow/glmflow/tensors"
 )
 
 // SiLU sets out = x·σ(x), σ(x) = 1/(1+e^−x).
@@ -49,6 +50,52 @@ func SwiGLUBackward(dg, du, dout, g, u []float32) error {
 	}
 	run(len(dout), func(lo, hi int) {
 		swigluGradRange(dg[lo:hi], du[lo:hi], dout[lo:hi], g[lo:hi], u[lo:hi])
+	})
+	return nil
+}
+
+// SwiGLUBF16 is SwiGLU with out rounded to bfloat16 (round to nearest even,
+// tensors.F32ToBF16): the same bits as SwiGLU followed by that conversion, through an L1
+// buffer of chunk elements instead of a float32 out in memory (mixed precision: the product
+// is only read by a bf16 GEMM).
+//
+//	out [n] bf16 bits; g, u [n]
+func SwiGLUBF16(out []uint16, g, u []float32) error {
+	if err := checkLen("SwiGLUBF16", len(out), []string{"g", "u"}, g, u); err != nil {
+		return err
+	}
+	run(len(out), func(lo, hi int) {
+		var buf [chunk]float32
+		for i := lo; i < hi; i += chunk {
+			j := min(i+chunk, hi)
+			b := buf[:j-i]
+			swigluRange(b, g[i:j], u[i:j])
+			tensors.F32ToBF16(out[i:j], b)
+		}
+	})
+	return nil
+}
+
+// SwiGLUBackwardBF16 is SwiGLUBackward with dg and du rounded to bfloat16: the same bits as
+// SwiGLUBackward followed by tensors.F32ToBF16 of each, through L1 buffers.
+//
+//	dg, du [n] bf16 bits; dout, g, u [n]
+func SwiGLUBackwardBF16(dg, du []uint16, dout, g, u []float32) error {
+	n := len(dout)
+	if err := checkLen("SwiGLUBackwardBF16", n, []string{"g", "u"}, g, u); err != nil {
+		return err
+	}
+	if len(dg) != n || len(du) != n {
+		return fmt.Errorf("elementwise.SwiGLUBackwardBF16: len(dg), len(du) = %d, %d, want %d", len(dg), len(du), n)
+	}
+	run(n, func(lo, hi int) {
+		var bg, bu [chunk]float32
+		for i := lo; i < hi; i += chunk {
+			j := min(i+chunk, hi)
+			swigluGradRange(bg[:j-i], bu[:j-i], dout[i:j], g[i:j], u[i:j])
+			tensors.F32ToBF16(dg[i:j], bg[:j-i])
+			tensors.F32ToBF16(du[i:j], bu[:j-i])
+		}
 	})
 	return nil
 }

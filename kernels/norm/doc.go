@@ -24,6 +24,9 @@
 // both paths and add the lanes in one fixed tree, so AVX2 and AVX-512 give identical bits; they
 // use fused multiply-adds and may differ from the pure-Go generic path in the last bits.
 //
-// Non-goals: bf16 storage (callers convert), fused residual add, normalising over anything but
+// Mixed precision: RMSNormForwardBF16 writes y rounded to bfloat16 (the bits of RMSNormForward
+// followed by tensors.F32ToBF16) through an L1 row buffer, for outputs that only bf16 GEMMs read.
+//
+// Non-goals: bf16 inputs (callers convert), fused residual add, normalising over anything but
 // the last dimension.
 package norm

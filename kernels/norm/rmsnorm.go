@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/glmflow/glmflow/kernels/vec"
+	"github.com/glmflow/glmflow/tensors"
 )
 
 // RMSNormForward sets rstd[t] = 1/sqrt(Σ_j x[t,j]²/D + eps) and y[t,j] = (x[t,j]·rstd[t])·w[j].
@@ -24,21 +25,52 @@ func RMSNormForward(y, rstd, x, w []float32, T, D int, eps float32) error {
 	}
 	parallel(T, D, func(t0, t1 int) {
 		for t := t0; t < t1; t++ {
-			xr, yr := x[t*D:(t+1)*D], y[t*D:(t+1)*D]
-			if path != pathGeneric { // two fused passes: Σx², then y
-				r := float32(1 / math.Sqrt(float64(sumSqAsm(xr)/float32(D)+eps)))
-				rstd[t] = r
-				rmsOutAsm(yr, xr, w, r)
-				continue
-			}
-			r := float32(1 / math.Sqrt(float64(vec.SumSq(xr)/float32(D)+eps)))
-			rstd[t] = r
-			for j, v := range xr {
-				yr[j] = float32(v*r) * w[j]
-			}
+			rstd[t] = rmsRow(y[t*D:(t+1)*D], x[t*D:(t+1)*D], w, eps)
 		}
 	})
 	return nil
+}
+
+// RMSNormForwardBF16 is RMSNormForward with y rounded to bfloat16 (round to nearest even,
+// tensors.F32ToBF16): the same bits as RMSNormForward followed by that conversion, without
+// the float32 y ever reaching memory (each row goes through an L1 buffer). For mixed
+// precision, where the normalised activations are only read by bf16 GEMMs.
+//
+//	y    [T, D] bf16 bits
+//	rstd [T]
+//	x    [T, D]
+//	w    [D]
+func RMSNormForwardBF16(y []uint16, rstd, x, w []float32, T, D int, eps float32) error {
+	if err := checkArgs("RMSNormForwardBF16", T, D, arg{"y", len(y), T * D}, arg{"rstd", len(rstd), T},
+		arg{"x", len(x), T * D}, arg{"w", len(w), D}); err != nil {
+		return err
+	}
+	if !(eps >= 0) {
+		return fmt.Errorf("norm.RMSNormForwardBF16: eps = %g, want ≥ 0", eps)
+	}
+	parallel(T, D, func(t0, t1 int) {
+		buf := make([]float32, D)
+		for t := t0; t < t1; t++ {
+			rstd[t] = rmsRow(buf, x[t*D:(t+1)*D], w, eps)
+			tensors.F32ToBF16(y[t*D:(t+1)*D], buf)
+		}
+	})
+	return nil
+}
+
+// rmsRow sets yr = (xr·r)·w for one row and returns r = 1/sqrt(mean(xr²) + eps).
+func rmsRow(yr, xr, w []float32, eps float32) float32 {
+	D := len(xr)
+	if path != pathGeneric { // two fused passes: Σx², then y
+		r := float32(1 / math.Sqrt(float64(sumSqAsm(xr)/float32(D)+eps)))
+		rmsOutAsm(yr, xr, w, r)
+		return r
+	}
+	r := float32(1 / math.Sqrt(float64(vec.SumSq(xr)/float32(D)+eps)))
+	for j, v := range xr {
+		yr[j] = float32(v*r) * w[j]
+	}
+	return r
 }
 
 // RMSNormBackward overwrites dx and accumulates dw, given the forward's x, w and rstd:

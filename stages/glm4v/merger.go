@@ -87,7 +87,7 @@ func (s *VisionStage) mergerForward(o *visOps, a *visMergerAct, st *visMB, z *te
 	a.g, a.u = o.f32(M, Iv), o.f32(M, Iv)
 	o.linear(a.g, a.gl, w.mGate, nil)
 	o.linear(a.u, a.gl, w.mUp, nil)
-	sw := o.f32(M, Iv)
+	sw := o.gemmOut(M, Iv)
 	o.do(func() error { return s.be.SwiGLU(sw, a.g, a.u) })
 	a.s = o.gemmIn(sw)
 	out := o.zeros(M, Do) // the stage's output: the caller's, never recycled
@@ -104,7 +104,7 @@ func (s *VisionStage) mergerBackward(o *visOps, b *visMergerBack, a *visMergerAc
 	b.dout = o.gemmIn(dOut)
 	dsw := o.f32(M, Iv)
 	o.linearDX(dsw, b.dout, w.mDown, false)
-	dg, du := o.f32(M, Iv), o.f32(M, Iv)
+	dg, du := o.gemmOut(M, Iv), o.gemmOut(M, Iv)
 	o.do(func() error { return s.be.SwiGLUBackward(dg, du, dsw, a.g, a.u) })
 	b.dg, b.du = o.gemmIn(dg), o.gemmIn(du)
 	dgl := o.f32(M, Do)

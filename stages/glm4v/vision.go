@@ -114,6 +114,7 @@ type VisionStage struct {
 
 	// Mixed precision (vision_precision.go).
 	prec      visPrec
+	bf16Out   bool       // the backend writes BF16 GEMM operands from RMSNorm/SwiGLU (vision_precision.go)
 	gemmSlots []int      // params indices of the GEMM weights
 	mu        sync.Mutex // guards gen, live, dirty
 	gen       *visGen    // current low-precision GEMM weights; nil in fp32 mode
@@ -168,6 +169,7 @@ func NewVisionStage(c VisionStageConfig) (*VisionStage, error) {
 	}
 	s := &VisionStage{cfg: c.Params.Config.Vision, tree: c.Params.Visual, be: c.Backend, frozen: c.Frozen, recompute: c.Recompute,
 		index: map[*Param]int{}, prec: prec}
+	s.bf16Out = prec == precBF16 && bf16Outputs(c.Backend)
 	for _, slot := range c.Params.Select(SelectVision()) {
 		v := slot.T
 		if v.Device() != c.Backend.Device() {
@@ -489,7 +491,7 @@ func (s *VisionStage) allocGrads() error {
 // ops returns an op runner in the stage's precision that allocates from the pool into ar
 // (ar nil: fresh backend allocations).
 func (s *VisionStage) ops(ar *visArena) *visOps {
-	return &visOps{be: s.be, prec: s.prec, pool: &s.pool, ar: ar}
+	return &visOps{be: s.be, prec: s.prec, bf16Out: s.bf16Out, pool: &s.pool, ar: ar}
 }
 
 // visAct holds the forward activations of one micro-batch. Activations read only by GEMMs

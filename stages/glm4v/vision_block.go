@@ -67,9 +67,7 @@ func (s *VisionStage) blockForward(o *visOps, w *visBlockW, a *visBlockAct, st *
 	P, Dv, H, Dh, F := st.lay.P, c.HiddenSize, c.NumHeads, c.HeadDim(), c.OutHiddenSize
 	eps := float32(c.RMSNormEps)
 	a.x = x
-	var h1 *tensors.Tensor
-	h1, a.rstd1 = o.rmsnorm(x, w.norm1, eps)
-	a.h1 = o.gemmIn(h1)
+	a.h1, a.rstd1 = o.rmsnormGemm(x, w.norm1, eps)
 	a.q, a.k, a.v = o.f32(P, H, Dh), o.f32(P, H, Dh), o.f32(P, H, Dh)
 	o.linear(o.view(a.q, P, Dv), a.h1, w.q, w.qb)
 	o.linear(o.view(a.k, P, Dv), a.h1, w.k, w.kb)
@@ -82,13 +80,11 @@ func (s *VisionStage) blockForward(o *visOps, w *visBlockW, a *visBlockAct, st *
 	a.x2 = o.f32(P, Dv)
 	o.linear(a.x2, a.og, w.proj, nil)
 	o.do(func() error { return s.be.Add(a.x2, a.x2, x) })
-	var h2 *tensors.Tensor
-	h2, a.rstd2 = o.rmsnorm(a.x2, w.norm2, eps)
-	a.h2 = o.gemmIn(h2)
+	a.h2, a.rstd2 = o.rmsnormGemm(a.x2, w.norm2, eps)
 	a.g, a.u = o.f32(P, F), o.f32(P, F)
 	o.linear(a.g, a.h2, w.gate, nil)
 	o.linear(a.u, a.h2, w.up, nil)
-	sw := o.f32(P, F)
+	sw := o.gemmOut(P, F)
 	o.do(func() error { return s.be.SwiGLU(sw, a.g, a.u) })
 	a.s = o.gemmIn(sw)
 	x3 := o.f32(P, Dv)
@@ -106,7 +102,7 @@ func (s *VisionStage) blockBackward(o *visOps, w *visBlockW, a *visBlockAct, b *
 	b.dx3 = o.gemmIn(dx3)
 	ds := o.f32(P, F)
 	o.linearDX(ds, b.dx3, w.down, false)
-	dg, du := o.f32(P, F), o.f32(P, F)
+	dg, du := o.gemmOut(P, F), o.gemmOut(P, F)
 	o.do(func() error { return s.be.SwiGLUBackward(dg, du, ds, a.g, a.u) })
 	b.dg, b.du = o.gemmIn(dg), o.gemmIn(du)
 	dh2 := o.f32(P, Dv)

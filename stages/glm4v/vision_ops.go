@@ -13,10 +13,12 @@ import (
 
 type visOps struct {
 	be   kernels.Backend
-	prec visPrec   // GEMM-operand precision (vision_precision.go)
-	pool *visPool  // with ar: alloc takes recycled buffers (vision_pool.go)
-	ar   *visArena // the micro-batch's buffers; nil: alloc makes fresh zeroed tensors
-	err  error
+	prec visPrec // GEMM-operand precision (vision_precision.go)
+	// bf16Out: in bf16 mode, RMSNorm, SwiGLU and SwiGLUBackward write BF16 outputs (gemmOut).
+	bf16Out bool
+	pool    *visPool  // with ar: alloc takes recycled buffers (vision_pool.go)
+	ar      *visArena // the micro-batch's buffers; nil: alloc makes fresh zeroed tensors
+	err     error
 }
 
 func (o *visOps) ok(err error) {
@@ -76,16 +78,27 @@ func (o *visOps) do(f func() error) {
 	}
 }
 
-// gemmIn returns x as a GEMM operand in the stage's precision: x itself in fp32 mode, a
-// fresh bf16 copy (round to nearest even) in bf16 mode. Tensors that are only ever GEMM
+// gemmIn returns x as a GEMM operand in the stage's precision: x itself in fp32 mode or when
+// x is BF16 already, a fresh bf16 copy (round to nearest even) in bf16 mode. Tensors that are only ever GEMM
 // inputs are kept in this form. [R, ·] in, same shape out.
 func (o *visOps) gemmIn(x *tensors.Tensor) *tensors.Tensor {
-	if o.err != nil || o.prec == precFP32 {
+	if o.err != nil || o.prec == precFP32 || x.DType() == tensors.BF16 {
 		return x
 	}
 	t := o.alloc(tensors.BF16, x.Shape()...)
 	o.castTo(t, x)
 	return t
+}
+
+// gemmOut allocates the output of an op whose result only GEMMs read: BF16 in bf16 mode when
+// the backend writes BF16 outputs of RMSNorm, SwiGLU and SwiGLUBackward (their F32 result
+// rounded: the same bits as gemmIn of it, with no F32 copy in memory), else F32. Pass the
+// result through gemmIn, which leaves a BF16 tensor as it is.
+func (o *visOps) gemmOut(shape ...int) *tensors.Tensor {
+	if o.prec == precBF16 && o.bf16Out {
+		return o.alloc(tensors.BF16, shape...)
+	}
+	return o.f32(shape...)
 }
 
 // castTo writes src into dst in dst's dtype (Backend.Cast).
@@ -160,6 +173,17 @@ func (o *visOps) rmsnorm(x, w *tensors.Tensor, eps float32) (y, rstd *tensors.Te
 	y, rstd = o.f32(x.Shape()...), o.f32(x.Dim(0))
 	o.do(func() error { return o.be.RMSNorm(y, rstd, x, w, eps) })
 	return y, rstd
+}
+
+// rmsnormGemm is rmsnorm with y as a GEMM operand (gemmOut): for norm outputs that only
+// GEMMs read (the backward needs x and rstd, not y).
+func (o *visOps) rmsnormGemm(x, w *tensors.Tensor, eps float32) (y, rstd *tensors.Tensor) {
+	if o.err != nil {
+		return nil, nil
+	}
+	y, rstd = o.gemmOut(x.Shape()...), o.f32(x.Dim(0))
+	o.do(func() error { return o.be.RMSNorm(y, rstd, x, w, eps) })
+	return o.gemmIn(y), rstd
 }
 
 // rmsnormBack returns dx and the weight gradient of this call in a fresh [D] tensor (added to

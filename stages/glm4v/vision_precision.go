@@ -5,12 +5,17 @@ package glm4v
 //
 //   - bf16: the two operands of every Linear/Conv GEMM — forward y = x·Wᵀ, input gradient
 //     dx = dy·W, weight gradient dW += dyᵀ·x. Each activation is rounded to bf16 (round to
-//     nearest even, Backend.Cast) once, just before its first GEMM, and the bf16 copy is what
-//     the later GEMMs of that tensor read (its weight-gradient GEMM in BackwardWeight
-//     included), so the fp32 copy of a GEMM-only activation is dropped early.
-//   - bf16 too: the tile products of attention (S = q·kᵀ, P·v and the backward products;
-//     attention.Params.BF16, called directly since kernels.AttentionOpts has no precision
-//     field — vision_block.go), with fp32 softmax, statistics, q/k/v and outputs.
+//     nearest even) once, and the bf16 copy is what every GEMM of that tensor reads (its
+//     weight-gradient GEMM in BackwardWeight included), so the fp32 copy of a GEMM-only
+//     activation is dropped early or never made: outputs that only GEMMs read are written in
+//     bf16 by their producer when the backend offers it (gemmOut: the norm1/norm2 outputs h1,
+//     h2 from RMSNorm, the SwiGLU product s and its gradients dgate, dup in the blocks and the
+//     merger; bf16Outputs probes the backend once) — the same bits as an fp32 result plus
+//     Backend.Cast, which the other GEMM operands (attention output, q/k/v and residual
+//     gradients, merger activations) still take, since their fp32 values are needed as well.
+//   - bf16 too: the products of attention (S = q·kᵀ, P·v and the backward products;
+//     kernels.AttentionOpts.BF16: kernels/attention's dense per-image path for segments of up
+//     to 1024 tokens, flash tiles beyond), with fp32 softmax, statistics, q/k/v and outputs.
 //   - fp32: master weights and Param.Grad; every GEMM output and accumulator (VDPBF16PS
 //     accumulates bf16 products in fp32; dW accumulates into the fp32 Grad with β = 1);
 //     norms and their statistics, the attention softmax and outputs, rotary, SwiGLU/GELU, the residual stream,
@@ -30,6 +35,7 @@ package glm4v
 import (
 	"fmt"
 
+	"github.com/glmflow/glmflow/kernels"
 	"github.com/glmflow/glmflow/tensors"
 )
 
@@ -55,6 +61,28 @@ func parsePrecision(p string) (visPrec, error) {
 		return precBF16, nil
 	}
 	return 0, fmt.Errorf("%s: precision %q: want %q or %q", VisionKind, p, PrecisionFP32, PrecisionBF16)
+}
+
+// bf16Outputs reports whether be writes BF16 outputs of RMSNorm, SwiGLU and SwiGLUBackward
+// (optional in kernels.Backend), by running each once on a 1×2 problem; a backend without them
+// gets F32 outputs and a Cast (the same bits either way).
+func bf16Outputs(be kernels.Backend) bool {
+	t := func(dt tensors.DType, shape ...int) *tensors.Tensor {
+		x, err := be.Alloc(dt, shape...)
+		if err != nil {
+			return nil
+		}
+		return x
+	}
+	x, w, r := t(tensors.F32, 1, 2), t(tensors.F32, 2), t(tensors.F32, 1)
+	y, z := t(tensors.BF16, 1, 2), t(tensors.BF16, 1, 2)
+	for _, v := range []*tensors.Tensor{x, w, r, y, z} {
+		if v == nil {
+			return false
+		}
+	}
+	return be.RMSNorm(y, r, x, w, 1e-6) == nil && be.SwiGLU(y, x, x) == nil &&
+		be.SwiGLUBackward(y, z, x, x, x) == nil
 }
 
 // visGen is one generation of the GEMM weights in the operand precision: low[i] is the copy

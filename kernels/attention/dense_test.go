@@ -1,0 +1,97 @@
+package attention
+
+import (
+	"math"
+	"runtime"
+	"testing"
+
+	"github.com/glmflow/glmflow/kernels/gemm"
+)
+
+// withDense runs f with the dense-path selection forced to mode.
+func withDense(mode int, f func(t *testing.T)) func(t *testing.T) {
+	return func(t *testing.T) {
+		prev := denseMode
+		denseMode = mode
+		defer func() { denseMode = prev }()
+		f(t)
+	}
+}
+
+// TestDenseVsReference compares the BF16 dense path (every bidirectional case, forced on
+// whatever the segment length) and the BF16 flash path on the same cases (dense forced off)
+// with the float64 reference, on every path, the VDPBF16PS gemm path included. Causal cases
+// take the flash path either way.
+func TestDenseVsReference(t *testing.T) {
+	testBF16 = true
+	defer func() { testBF16 = false }()
+	t.Run("dense", withDense(denseAlways, func(t *testing.T) {
+		forEachPath(t, testVsReference)
+		forEachPath(t, testMaskedRowsAreZero)
+		avx512BF16(t, testVsReference)
+	}))
+	t.Run("flash", withDense(denseNever, func(t *testing.T) { avx512BF16(t, testVsReference) }))
+}
+
+// avx512BF16 runs f as subtest "avx512-bf16" with the VDPBF16PS gemm path forced.
+func avx512BF16(t *testing.T, f func(t *testing.T)) {
+	t.Run("avx512-bf16", func(t *testing.T) {
+		if !gemm.Available(gemm.PathAVX512BF16) || !available(pathAVX512) {
+			t.Skip("no AVX512_BF16 on this CPU/build")
+		}
+		prevGemm, prevOwn := gemm.ForcePath(gemm.PathAVX512BF16), path
+		path = pathAVX512
+		defer func() { gemm.ForcePath(prevGemm); path = prevOwn }()
+		f(t)
+	})
+}
+
+// TestDenseSelection: the dense path is taken for BF16 bidirectional calls whose segments are
+// all at most denseMaxL long, and never for float32, causal or longer segments.
+func TestDenseSelection(t *testing.T) {
+	for _, c := range []struct {
+		p    Params
+		want bool
+	}{
+		{Params{T: 512, H: 1, K: 1, Dh: 8, BF16: true, CuSeqlens: []int32{0, 256, 512}}, true},
+		{Params{T: 512, H: 1, K: 1, Dh: 8, CuSeqlens: []int32{0, 256, 512}}, false},
+		{Params{T: 512, H: 1, K: 1, Dh: 8, BF16: true, Causal: true}, false},
+		{Params{T: denseMaxL + 1, H: 1, K: 1, Dh: 8, BF16: true}, false},
+		{Params{T: denseMaxL + 1, H: 1, K: 1, Dh: 8, BF16: true, CuSeqlens: []int32{0, 1, int32(denseMaxL + 1)}}, true},
+	} {
+		pl, err := newPlan("test", c.p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := pl.dense(); got != c.want {
+			t.Errorf("T=%d BF16=%v causal=%v cu=%v: dense() = %v, want %v", c.p.T, c.p.BF16, c.p.Causal, c.p.CuSeqlens, got, c.want)
+		}
+	}
+}
+
+// TestDenseThreadCountInvariant: the dense path's outputs are bit-identical for 1, 2 and 3
+// workers (GQA, padding, an empty and a one-token segment).
+func TestDenseThreadCountInvariant(t *testing.T) {
+	testBF16 = true
+	defer func() { testBF16 = false }()
+	c := tcase{T: 300, H: 4, K: 2, Dh: 64, cu: []int32{0, 1, 1, 150, 300}, pad: func(t int) bool { return t%11 == 0 }}
+	in := makeInputs(c, 4)
+	var ref [][]float32
+	for _, procs := range []int{1, 2, 3} {
+		old := runtime.GOMAXPROCS(procs)
+		o, lse, dq, dk, dv := runFwdBwd(t, c, in)
+		runtime.GOMAXPROCS(old)
+		got := [][]float32{o, lse, dq, dk, dv}
+		if ref == nil {
+			ref = got
+			continue
+		}
+		for a := range got {
+			for i := range got[a] {
+				if math.Float32bits(got[a][i]) != math.Float32bits(ref[a][i]) {
+					t.Fatalf("GOMAXPROCS=%d: output %d element %d differs: %g vs %g", procs, a, i, got[a][i], ref[a][i])
+				}
+			}
+		}
+	}
+}
