@@ -18,6 +18,9 @@ import (
 type rgbImage struct {
 	W, H int
 	Pix  []uint8 // [H, W, 3] interleaved R, G, B
+	// recyclable: Pix belongs to this package alone (a decoded JPEG) and may go back to
+	// pixPool once the image is no longer used.
+	recyclable bool
 }
 
 // format is a container format recognised by its magic bytes.

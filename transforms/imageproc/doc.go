@@ -32,7 +32,9 @@
 // filters each output row as soon as its source rows exist, and Process writes each resized
 // row straight into the patch rows (no full resized image); AVX2 kernels where the CPU has
 // them (vpass_amd64.s, transpose_amd64.s), the same integer arithmetic in Go otherwise or
-// with the purego build tag.
+// with the purego build tag. Normalize computes 16 values at a time with AVX-512 using the
+// table's own IEEE operations (same bits), and writes large outputs with non-temporal stores
+// (norm_amd64.s). Decoded JPEG pixels are recycled between Process calls (pixPool).
 //
 // Safety: dimensions are read from the header and images over Options.MaxDecodePixels are
 // refused before any pixel buffer is allocated; decoders return errors, and a decoder panic is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	stdjpeg "image/jpeg"
+	"sync"
 
 	"github.com/glmflow/glmflow/transforms/jpeg"
 )
@@ -32,9 +33,13 @@ func decodeJPEG(data []byte, o Options) (rgbImage, error) {
 	orientation := 0
 	if err == nil {
 		var m *jpeg.Image
-		m, err = jpeg.Decode(data, jpeg.Options{MaxPixels: o.MaxDecodePixels})
+		m, err = jpeg.Decode(data, jpeg.Options{MaxPixels: o.MaxDecodePixels, Pix: getPix()})
 		if err == nil {
 			img, orientation = jpegToRGB(m), m.Orientation
+			if &img.Pix[0] != &m.Pix[0] {
+				putPix(m.Pix) // converted into a new buffer
+			}
+			img.recyclable = true
 		}
 	}
 	if err != nil {
@@ -48,9 +53,34 @@ func decodeJPEG(data []byte, o Options) (rgbImage, error) {
 		orientation = exifOrientation(data)
 	}
 	if o.ExifTranspose {
-		img = transpose(img, orientation)
+		t := transpose(img, orientation)
+		if img.recyclable && &t.Pix[0] != &img.Pix[0] {
+			putPix(img.Pix)
+			t.recyclable = true
+		}
+		img = t
 	}
 	return img, nil
+}
+
+// pixPool recycles the decoded pixel buffers of JPEGs, which nothing outside this package
+// sees (rgbImage.recyclable): Process returns them once the image is resized, so that
+// decoding image after image does not allocate and zero a new buffer each time.
+var pixPool sync.Pool // of *[]uint8
+
+// getPix returns a recycled buffer (contents undefined; jpeg.Decode overwrites what it uses),
+// or nil.
+func getPix() []uint8 {
+	if p, ok := pixPool.Get().(*[]uint8); ok {
+		return *p
+	}
+	return nil
+}
+
+func putPix(b []uint8) {
+	if cap(b) > 0 {
+		pixPool.Put(&b)
+	}
 }
 
 // jpegToRGB converts a transforms/jpeg image (PIL's mode and values) to RGB as PIL's

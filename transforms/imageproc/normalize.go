@@ -35,11 +35,20 @@ func Normalize(dst []float32, img Image, o Options) error {
 	if len(dst) != p*out {
 		return fmt.Errorf("imageproc: Normalize: dst has %d floats, want [%d, %d] = %d", len(dst), p, out, p*out)
 	}
-	lut := normLUT(o)
 	plane := o.PatchSize * o.PatchSize
-	tp := o.TemporalPatchSize
-	for r := range p {
-		src := img.Rows[r*in : (r+1)*in]
+	if !normalizeAVX512(dst, img.Rows, &o.Mean, &o.Std, plane, o.TemporalPatchSize) {
+		lut := normLUT(o)
+		normalizeGo(dst, img.Rows, &lut, plane, o.TemporalPatchSize)
+	}
+	return nil
+}
+
+// normalizeGo writes rows [P, 3·plane] as pixel_values [P, 3·tp·plane]: each byte of channel c
+// mapped through lut[c], the frame repeated tp times.
+func normalizeGo(dst []float32, rows []uint8, lut *[3][256]float32, plane, tp int) {
+	in, out := 3*plane, 3*tp*plane
+	for r := range len(rows) / in {
+		src := rows[r*in : (r+1)*in]
 		row := dst[r*out : (r+1)*out]
 		for c := range 3 {
 			l := &lut[c]
@@ -53,5 +62,4 @@ func Normalize(dst []float32, img Image, o Options) error {
 			}
 		}
 	}
-	return nil
 }

@@ -25,5 +25,8 @@ func Process(data []byte, o Options) (Image, error) {
 	}
 	p := newPatcher(w, h, o)
 	resizeRows(src, w, h, p.row)
+	if src.recyclable {
+		putPix(src.Pix)
+	}
 	return Image{Grid: [3]int{1, h / o.PatchSize, w / o.PatchSize}, Rows: p.rows}, nil
 }

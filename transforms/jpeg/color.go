@@ -284,7 +284,11 @@ func (d *decoder) newOutputter() (*outputter, error) {
 	default:
 		img.Mode = "CMYK"
 	}
-	img.Pix = make([]uint8, W*H*len(d.comps))
+	if n := W * H * len(d.comps); cap(d.pix) >= n {
+		img.Pix = d.pix[:n]
+	} else {
+		img.Pix = make([]uint8, n)
+	}
 	return &outputter{d: d, ups: ups, cs: d.jpegColorSpace(), img: img, rows: make([][]uint8, len(d.comps))}, nil
 }
 

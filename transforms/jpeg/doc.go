@@ -60,11 +60,18 @@
 // sequential image after each MCU row, on the rows whose inputs are final
 // (so the planes are still in cache), otherwise after the last scan.
 //
-// Speed: the Huffman decoder keeps its 64-bit bit buffer in registers and
-// decodes most symbols (code plus value bits within 10 bits, DC included)
-// with one table load; the IDCT, fancy h2v1/h2v2 upsampling and YCbCr→RGB
-// have AVX2 kernels (idct_amd64.s, color_amd64.s) with the same integer
-// arithmetic as the Go code, which runs without AVX2 (useAVX2; tests run
-// both). See BenchmarkDecode1000 (1000x1000 4:2:0 q90), which also runs
-// image/jpeg on the same file and reports the ratio.
+// Speed: each entropy-coded segment is first copied without its byte
+// stuffing (bitReader.start), so the bit buffer refills with one 8-byte load
+// and no per-byte marker checks. The sequential decoder keeps the 64-bit bit
+// buffer in registers and decodes most AC symbols two at a time: a 4096-entry
+// table per AC Huffman table (huffTable.pair) gives the runs and values of up
+// to two symbols whose codes and value bits fit in 12 bits; DC and the rest
+// take one table load per symbol (10-bit lookahead). The IDCT, fancy
+// h2v1/h2v2 upsampling and YCbCr→RGB have AVX2 kernels (idct_amd64.s,
+// color_amd64.s) with the same integer arithmetic as the Go code, which runs
+// without AVX2 (useAVX2; tests run both). Planes, coefficients and the
+// unstuffed segment are reused across Decode calls (scratch.go), and
+// Options.Pix lets a caller reuse the output buffer. See BenchmarkDecode1000
+// (1000x1000 4:2:0 q90), which also runs image/jpeg on the same file and
+// reports the ratio.
 package jpeg

@@ -63,6 +63,9 @@ type decoder struct {
 	qt        [4][64]uint16 // natural order
 	qtDefined [4]bool
 	dc, ac    [4]*huffTable
+	br        bitReader // entropy reader, its buffer reused across scans
+	scratch   *scratch  // reused internal buffers (Decode only)
+	pix       []uint8   // Options.Pix
 
 	restartInterval int
 	jfif            bool

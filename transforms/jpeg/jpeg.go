@@ -33,6 +33,10 @@ type Options struct {
 	// MaxPixels refuses images whose Width*Height exceeds it, before any
 	// pixel or coefficient buffer is allocated. 0 means no limit.
 	MaxPixels int
+	// Pix, when its capacity holds the image (Width·Height·channels bytes), receives the
+	// pixels: Image.Pix is then Pix[:n], so a caller decoding many images can reuse one
+	// buffer. Otherwise Decode allocates.
+	Pix []uint8
 }
 
 // Error kinds, usable with errors.Is.
@@ -113,7 +117,13 @@ func decode(data []byte, o Options) (*Image, int, error) {
 }
 
 func decodeWithStats(data []byte, o Options, countWide bool) (*Image, decodeStats, error) {
-	d := &decoder{data: data, countWide: countWide}
+	d := &decoder{data: data, countWide: countWide, pix: o.Pix}
+	d.scratch = scratchPool.Get().(*scratch)
+	d.br.buf = d.scratch.seg[:0]
+	defer func() {
+		d.scratch.seg = d.br.buf[:0]
+		scratchPool.Put(d.scratch)
+	}()
 	if err := d.readHeaders(); err != nil {
 		return nil, decodeStats{}, err
 	}

@@ -3,6 +3,7 @@ package jpeg
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	stdjpeg "image/jpeg"
 	"math"
 	"os"
@@ -132,7 +133,22 @@ func TestErrorKinds(t *testing.T) {
 	}
 }
 
-// FuzzDecode: no panics; DecodeConfig agrees with Decode; on inputs the
+// checkPairsMatchSingles decodes data again with one AC symbol per table lookup and fails
+// unless the result (pixels, warnings, error) is the same as the two-symbol decode's.
+func checkPairsMatchSingles(t *testing.T, data []byte, img *Image, st decodeStats, err error) {
+	t.Helper()
+	usePairs = false
+	img1, st1, err1 := decodeWithStats(data, Options{MaxPixels: 1 << 20}, true)
+	usePairs = true
+	if fmt.Sprint(err) != fmt.Sprint(err1) || st != st1 {
+		t.Fatalf("pairs: err %v, %+v; singles: err %v, %+v", err, st, err1, st1)
+	}
+	if err == nil && !bytes.Equal(img.Pix, img1.Pix) {
+		t.Fatalf("pairs and singles decode different pixels: %s", firstDiff(img.Pix, img1.Pix, img.Width, img.Channels()))
+	}
+}
+
+// FuzzDecode: no panics; the two-symbol AC decoder agrees with one symbol at a time; DecodeConfig agrees with Decode; on inputs the
 // standard library also decodes, dimensions match and pixels are close (the
 // two decoders round differently: within a few levels on average).
 func FuzzDecode(f *testing.F) {
@@ -154,6 +170,7 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		img, st, err := decodeWithStats(data, Options{MaxPixels: 1 << 20}, true)
+		checkPairsMatchSingles(t, data, img, st, err)
 		if err != nil {
 			return
 		}

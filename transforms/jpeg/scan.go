@@ -40,11 +40,24 @@ func (d *decoder) decodeScans() error {
 		return err
 	}
 	d.out = out
+	planes, coefs := 0, 0
 	for i := range d.comps {
 		c := &d.comps[i]
-		c.plane = make([]uint8, c.bh*8*c.stride+planeSlack)
+		planes += c.bh*8*c.stride + planeSlack
+		coefs += c.bh * c.bw * 64
+	}
+	pb := d.scratch.planeBuf(planes)
+	var cb []int16
+	if d.progressive {
+		cb = d.scratch.coefBuf(coefs)
+	}
+	for i := range d.comps {
+		c := &d.comps[i]
+		n := c.bh*8*c.stride + planeSlack
+		c.plane, pb = pb[:n:n], pb[n:]
 		if d.progressive {
-			c.coef = make([]int16, c.bh*c.bw*64)
+			n := c.bh * c.bw * 64
+			c.coef, cb = cb[:n:n], cb[n:]
 		} else if d.multiScan {
 			// A component no scan covers decodes as all-zero coefficients.
 			for j := range c.plane {
@@ -171,7 +184,9 @@ func (d *decoder) decodeScan() error {
 		c.pred = 0
 	}
 	d.eobrun = 0
-	br := &bitReader{data: d.data, pos: d.pos}
+	br := &d.br
+	br.badCodes = 0
+	br.start(d.data, d.pos)
 	var err error
 	if d.progressive {
 		err = d.decodeProgressive(br)
@@ -182,7 +197,7 @@ func (d *decoder) decodeScan() error {
 	if err != nil {
 		return err
 	}
-	d.pos = br.pos
+	d.pos = br.next
 	if br.marker != 0 {
 		d.pos -= 2 // back to the 0xFF, so nextMarker sees the marker again
 	}
@@ -204,7 +219,7 @@ func (d *decoder) scanGeometry() (mx, my int) {
 // whether the next interval has data.
 func (d *decoder) restart(br *bitReader, nextRST *int) (bool, error) {
 	m := br.marker
-	d.pos = br.pos
+	d.pos = br.next
 	if br.eof && br.consumedFake() {
 		return false, errf(ErrTruncated, "entropy data of scan %d ends early", d.scanCount+1)
 	}
@@ -246,9 +261,11 @@ func (d *decoder) restart(br *bitReader, nextRST *int) (bool, error) {
 		m = 0
 	}
 	*nextRST = (want + 1) & 7
-	br.reset()
-	br.pos = d.pos
-	br.marker = m
+	if m == 0 {
+		br.start(d.data, d.pos)
+	} else {
+		br.startEmpty(m, d.pos)
+	}
 	for _, ci := range d.scanComps {
 		d.comps[ci].pred = 0
 	}

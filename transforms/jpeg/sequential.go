@@ -1,13 +1,24 @@
 package jpeg
 
+import "encoding/binary"
+
 // Sequential (baseline / extended Huffman) scans. Each block is decoded and
 // immediately inverse-transformed into its component plane while it is hot
 // in cache; no coefficient buffer is kept.
+
+// usePairs selects two-symbol AC decoding (huffTable.pair); tests turn it
+// off to check it against one symbol at a time (every AC symbol through lut
+// or decodeSlow).
+var usePairs = true
+
+// noPairs is a pair table without entries.
+var noPairs [1 << pairBits]uint32
 
 func (d *decoder) decodeSequential(br *bitReader) error {
 	type scomp struct {
 		c        *component
 		dct, act *huffTable
+		pair     *[1 << pairBits]uint32
 	}
 	var sc [4]scomp
 	for i, ci := range d.scanComps {
@@ -20,7 +31,14 @@ func (d *decoder) decodeSequential(br *bitReader) error {
 		if err != nil {
 			return err
 		}
-		sc[i] = scomp{c, dct, act}
+		if act.pair == nil {
+			act.buildPair()
+		}
+		pair := act.pair
+		if !usePairs {
+			pair = &noPairs
+		}
+		sc[i] = scomp{c, dct, act, pair}
 	}
 	n := len(d.scanComps)
 	mx, my := d.scanGeometry()
@@ -54,7 +72,7 @@ func (d *decoder) decodeSequential(br *bitReader) error {
 						last := 0
 						if hasData {
 							var ok bool
-							last, ok = decodeBlock(br, &blk, &c.pred, s.dct, s.act)
+							last, ok = decodeBlock(br, &blk, &c.pred, s.dct, s.act, s.pair)
 							if last > 63 {
 								d.warnings++ // run past the block end: silently clipped by libjpeg
 							}
@@ -108,12 +126,12 @@ func (d *decoder) decodeSequential(br *bitReader) error {
 // decodeBlock decodes one sequential block into blk (natural order) and
 // returns the highest zigzag index written (0: DC only).
 //
-// The hot path keeps the bit buffer in locals and refills it only when fewer
-// than 32 bits remain (a symbol needs at most 16 code bits plus 15 value
-// bits). Codes whose code and value bits fit in lookBits decode with one
-// table load (huffTable.fast); others go through lut or decodeSlow. Shift
+// The hot path keeps the bit buffer and the read position in locals and
+// refills with one 8-byte load when fewer than 32 bits remain (a symbol needs
+// at most 16 code bits plus 15 value bits). AC symbols decode mostly two at a
+// time through huffTable.pair; others go through lut or decodeSlow. Shift
 // counts are masked with &63 so the compiler emits plain shifts.
-func decodeBlock(br *bitReader, blk *[64]int16, pred *int32, dct, act *huffTable) (int, bool) {
+func decodeBlock(br *bitReader, blk *[64]int16, pred *int32, dct, act *huffTable, pair *[1 << pairBits]uint32) (int, bool) {
 	*blk = [64]int16{}
 	acc, n := br.acc, br.n
 	if n < 32 {
@@ -139,24 +157,35 @@ func decodeBlock(br *bitReader, blk *[64]int16, pred *int32, dct, act *huffTable
 	}
 	blk[0] = int16(*pred)
 	last := 0
+	buf, pos := br.buf, br.pos
 	for k := 1; k < 64; k++ {
 		if n < 32 {
-			br.acc, br.n = acc, n
-			br.refill()
-			acc, n = br.acc, br.n
+			if pos+8 <= len(buf) {
+				x := binary.BigEndian.Uint64(buf[pos:])
+				m := (64 - n) >> 3
+				acc |= x >> (n & 63)
+				pos += int(m)
+				n += m << 3
+			} else {
+				br.acc, br.n, br.pos = acc, n, pos
+				br.refillTail()
+				acc, n, pos = br.acc, br.n, br.pos
+			}
 		}
-		peek := acc >> (64 - lookBits)
-		if f := act.fast[peek]; f != 0 {
-			l := uint(f) & 63
+		peek := acc >> (64 - pairBits)
+		if e := pair[peek]; e != 0 && (k+int(e>>6&15) < 63 || e&(31<<10) == 0) {
+			l := uint(e) & 63
 			acc <<= l
 			n -= l
-			k += int(f>>8) & 15
-			blk[zigzag128[k&127]&63] = int16(f >> 16)
+			k += int(e>>6) & 15
+			blk[zigzag128[k&127]&63] = int16(int32(e) >> 23)
+			k += int(e>>10) & 31
+			blk[zigzag128[k&127]&63] = int16(int32(e<<9) >> 24)
 			last = k
 			continue
 		}
 		var sym int32
-		if e := act.lut[peek]; e != 0 {
+		if e := act.lut[peek>>(pairBits-lookBits)]; e != 0 {
 			l := uint(e>>8) & 63
 			acc <<= l
 			n -= l
@@ -181,7 +210,7 @@ func decodeBlock(br *bitReader, blk *[64]int16, pred *int32, dct, act *huffTable
 			k += 15
 		}
 	}
-	br.acc, br.n = acc, n
+	br.acc, br.n, br.pos = acc, n, pos
 	return last, true
 }
 
