@@ -6,9 +6,17 @@ package main
 import (
 	"fmt"
 	"os"
+
+	"github.com/glmflow/glmflow/datasets/prepare"
 )
 
 func main() {
+	// A remote Beam runner starts this binary as its worker (`glmflow --worker=true --id=...`):
+	// hand such an invocation to Beam's harness before cobra sees it.
+	if prepare.IsWorker(os.Args[1:]) {
+		prepare.RunWorker(os.Args[1:])
+		return
+	}
 	if err := newRootCmd().Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "glmflow:", err)
 		os.Exit(1)

@@ -21,7 +21,7 @@ typed stages cut into pipeline ranks. One static binary; CPU kernels in Go assem
 		newForwardCmd(),
 		newImageCmd(),
 		newTokenizeCmd(),
-		newDataCmd(newDataInspectCmd()),
+		newDataCmd(newDataPrepareCmd(), newDataInspectCmd()),
 		newRunCmd(),
 		newScheduleCmd(),
 		newGraphCmd(),

@@ -192,6 +192,9 @@ func WriteManifest(dir string, m *Manifest) error {
 	tmp := f.Name()
 	_, err = f.Write(b)
 	if err == nil {
+		err = f.Chmod(0o644) // CreateTemp makes 0600; a manifest is for everyone to read
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

@@ -230,6 +230,9 @@ func (w *Writer) Close() (ShardInfo, error) {
 		err = w.out.w.Flush()
 	}
 	if err == nil {
+		err = w.f.Chmod(0o644) // CreateTemp makes 0600; shards are for everyone to read
+	}
+	if err == nil {
 		err = w.f.Sync()
 	}
 	if cerr := w.f.Close(); err == nil {
