@@ -88,8 +88,11 @@ func writeTrace(path string, spans []run.Span) error {
 }
 
 // Bubbles measures the idle share inside each step window (averaged over the windows) and
-// simulates the schedule with the measured mean F, B, W times of each pipeline stage.
-func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration) (measured, simulated float64) {
+// simulates the schedule with the measured mean F, B, W times of each pipeline stage. When
+// the ranks outnumber the cores they ran on (cores < P, each rank on one thread), the costs
+// are the actions' thread CPU times (their work) and the simulation shares the cores among
+// the computing ranks (schedule.SimulateCores); otherwise the costs are wall times.
+func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration, cores int) (measured, simulated float64) {
 	for _, w := range windows {
 		var in []run.Span
 		lo, hi := w[1], w[0]
@@ -105,10 +108,19 @@ func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration)
 	S := sc.Stages()
 	sums := map[schedule.Kind][]float64{schedule.F: make([]float64, S), schedule.B: make([]float64, S), schedule.W: make([]float64, S)}
 	counts := map[schedule.Kind][]int{schedule.F: make([]int, S), schedule.B: make([]int, S), schedule.W: make([]int, S)}
+	shared := cores > 0 && cores < sc.P
+	for _, s := range spans {
+		if s.Action.Kind.IsCompute() && s.CPU < 0 {
+			shared = false // no thread CPU times here
+		}
+	}
 	var step float64
 	var nStep int
 	for _, s := range spans {
 		d := (s.End - s.Start).Seconds()
+		if shared {
+			d = s.CPU.Seconds()
+		}
 		switch s.Action.Kind {
 		case schedule.F, schedule.B, schedule.W:
 			st := s.Action.Stage(sc.P)
@@ -130,7 +142,13 @@ func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration)
 	if nStep > 0 {
 		c.Step = step / float64(nStep)
 	}
-	res, err := schedule.Simulate(sc, c)
+	var res *schedule.Result
+	var err error
+	if shared {
+		res, err = schedule.SimulateCores(sc, c, cores)
+	} else {
+		res, err = schedule.Simulate(sc, c)
+	}
 	if err != nil {
 		return measured, -1
 	}

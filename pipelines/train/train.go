@@ -254,7 +254,11 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	if lead {
 		if P > 1 && len(stepWindows) > 1 && o.World == 0 {
-			sum.MeasuredBubble, sum.SimulatedBubble = Bubbles(spans, sc, stepWindows[1:])
+			cores := P // kernels on several threads per rank: no sharing to model
+			if threads == 1 {
+				cores = min(P, runtime.GOMAXPROCS(0), runtime.NumCPU())
+			}
+			sum.MeasuredBubble, sum.SimulatedBubble = Bubbles(spans, sc, stepWindows[1:], cores)
 		}
 		if s.Logging.Trace != "" {
 			if err := writeTrace(s.Logging.Trace, spans); err != nil {
