@@ -220,8 +220,11 @@ func Run(w io.Writer, c Config) ([]Row, error) {
 	}
 	emit(Row{Name: "executor pp 1 (1 core)", Unit: "tok/s", Value: tokens / pp1.Seconds(), Base: tokens / direct.Seconds(), BaseName: "stages back to back"})
 
-	// 2. Two ranks on two cores against one rank on one core.
+	// 2. Two ranks on two cores against one rank on one core. The machine's own parallel
+	// capacity, measured the same way on a trivially parallel loop, is the ceiling (virtual
+	// CPUs do not always deliver two cores).
 	runtime.GOMAXPROCS(2)
+	emit(Row{Name: "machine: 2 threads vs 1 (independent loops)", Unit: "×", Value: parallelCapacity(), Base: 1, BaseName: "one thread"})
 	for _, sched := range []string{"1f1b", "zb-h1"} {
 		pl2, err := buildPipeline(dir, "VEtttt|ttL", sched, 2, m)
 		if err != nil {
@@ -333,4 +336,36 @@ func directRate(dir string, mbs []stages.Tensors, lossTokens, steps int) (time.D
 		ds = append(ds, time.Since(t0))
 	}
 	return median(ds), nil
+}
+
+// parallelCapacity is how many times more work two threads do than one in the same time, on
+// independent floating-point loops (2 on two real cores).
+func parallelCapacity() float64 {
+	spin := func(n int) float64 {
+		x := 1.0
+		for range n {
+			x = x*1.0000001 + 1e-9
+		}
+		return x
+	}
+	const n = 100_000_000
+	var sink [2]float64
+	best := 0.0
+	for range 3 {
+		t0 := time.Now()
+		sink[0] = spin(n)
+		one := time.Since(t0)
+		t0 = time.Now()
+		var wg sync.WaitGroup
+		for i := range 2 {
+			wg.Add(1)
+			go func() { defer wg.Done(); sink[i] = spin(n) }()
+		}
+		wg.Wait()
+		best = max(best, 2*one.Seconds()/time.Since(t0).Seconds())
+	}
+	if sink[0] == 0 {
+		return 0
+	}
+	return best
 }

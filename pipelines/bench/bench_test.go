@@ -15,7 +15,7 @@ func TestRunQuick(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Log("\n" + out.String())
-	if len(rows) != 7 {
+	if len(rows) != 8 {
 		t.Fatalf("%d rows", len(rows))
 	}
 	for _, r := range rows {

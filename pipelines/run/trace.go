@@ -24,20 +24,16 @@ type Span struct {
 	Rank       int
 	Action     schedule.Action
 	Start, End time.Duration // since the trace's origin
-	// CPU is the CPU time the rank's thread spent in the action (its work, whatever the
-	// other ranks did meanwhile); −1 when the platform cannot tell. Kernels running on other
-	// threads (threads per rank > 1) are not counted.
-	CPU  time.Duration
-	Step *optim.StepInfo
+	Step       *optim.StepInfo
 }
 
 // NewTrace starts a trace; times are relative to origin (use one origin for all processes of
 // a job, e.g. the launch time, so their traces line up).
 func NewTrace(origin time.Time) *Trace { return &Trace{origin: origin} }
 
-func (t *Trace) add(rank int, a schedule.Action, start, end time.Time, cpu time.Duration, info *optim.StepInfo) {
+func (t *Trace) add(rank int, a schedule.Action, start, end time.Time, info *optim.StepInfo) {
 	t.mu.Lock()
-	t.spans = append(t.spans, Span{Rank: rank, Action: a, Start: start.Sub(t.origin), End: end.Sub(t.origin), CPU: cpu, Step: info})
+	t.spans = append(t.spans, Span{Rank: rank, Action: a, Start: start.Sub(t.origin), End: end.Sub(t.origin), Step: info})
 	t.mu.Unlock()
 }
 

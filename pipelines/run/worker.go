@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"runtime"
 	"runtime/debug"
 	"time"
 
@@ -103,13 +102,9 @@ func (w *Worker) Iterate(ctx context.Context, it Iteration) (res Result, err err
 			}
 		}
 	}
-	// One OS thread per rank for the whole step, so that thread CPU time measures each
-	// action's own work.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	var loss, aux float64
 	for i, a := range w.Actions {
-		start, cpu0 := time.Now(), threadCPU()
+		start := time.Now()
 		var info *optim.StepInfo
 		err := protect(func() error {
 			switch a.Kind {
@@ -125,11 +120,7 @@ func (w *Worker) Iterate(ctx context.Context, it Iteration) (res Result, err err
 			}
 		})
 		if w.Trace != nil {
-			cpu := time.Duration(-1)
-			if cpu0 >= 0 {
-				cpu = threadCPU() - cpu0
-			}
-			w.Trace.add(w.Rank, a, start, time.Now(), cpu, info)
+			w.Trace.add(w.Rank, a, start, time.Now(), info)
 		}
 		if err != nil {
 			var re *transport.RankError

@@ -89,9 +89,11 @@ func writeTrace(path string, spans []run.Span) error {
 
 // Bubbles measures the idle share inside each step window (averaged over the windows) and
 // simulates the schedule with the measured mean F, B, W times of each pipeline stage. When
-// the ranks outnumber the cores they ran on (cores < P, each rank on one thread), the costs
-// are the actions' thread CPU times (their work) and the simulation shares the cores among
-// the computing ranks (schedule.SimulateCores); otherwise the costs are wall times.
+// the ranks outnumber the cores they ran on (cores < P, each rank on one thread), the cost of
+// an action is its work — its duration with each instant weighted by the share of a core it
+// had, min(1, cores/n) with n the ranks computing at that instant (from the trace) — and the
+// simulation shares the cores the same way (schedule.SimulateCores); otherwise the costs are
+// the wall durations.
 func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration, cores int) (measured, simulated float64) {
 	for _, w := range windows {
 		var in []run.Span
@@ -109,17 +111,16 @@ func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration,
 	sums := map[schedule.Kind][]float64{schedule.F: make([]float64, S), schedule.B: make([]float64, S), schedule.W: make([]float64, S)}
 	counts := map[schedule.Kind][]int{schedule.F: make([]int, S), schedule.B: make([]int, S), schedule.W: make([]int, S)}
 	shared := cores > 0 && cores < sc.P
-	for _, s := range spans {
-		if s.Action.Kind.IsCompute() && s.CPU < 0 {
-			shared = false // no thread CPU times here
-		}
+	var work []float64
+	if shared {
+		work = shareWork(spans, cores)
 	}
 	var step float64
 	var nStep int
-	for _, s := range spans {
+	for i, s := range spans {
 		d := (s.End - s.Start).Seconds()
 		if shared {
-			d = s.CPU.Seconds()
+			d = work[i]
 		}
 		switch s.Action.Kind {
 		case schedule.F, schedule.B, schedule.W:
@@ -153,4 +154,53 @@ func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration,
 		return measured, -1
 	}
 	return measured, res.Bubble
+}
+
+// shareWork estimates each compute span's work (seconds on a core of its own) under processor
+// sharing: ∫ min(1, cores/n(t)) dt over the span, n(t) the compute spans running at t.
+func shareWork(spans []run.Span, cores int) []float64 {
+	type ev struct {
+		t     time.Duration
+		delta int
+	}
+	var evs []ev
+	for _, s := range spans {
+		if s.Action.Kind.IsCompute() && s.End > s.Start {
+			evs = append(evs, ev{s.Start, +1}, ev{s.End, -1})
+		}
+	}
+	sort.Slice(evs, func(i, j int) bool {
+		if evs[i].t != evs[j].t {
+			return evs[i].t < evs[j].t
+		}
+		return evs[i].delta < evs[j].delta // ends before starts at the same instant
+	})
+	// rate(t) is piecewise constant between events; share[k] = ∫_{t0}^{t_k} rate.
+	ts := make([]time.Duration, len(evs))
+	share := make([]float64, len(evs))
+	n, acc := 0, 0.0
+	for k, e := range evs {
+		if k > 0 {
+			dt := (e.t - evs[k-1].t).Seconds()
+			if n > 0 {
+				acc += dt * min(1, float64(cores)/float64(n))
+			}
+		}
+		ts[k], share[k] = e.t, acc
+		n += e.delta
+	}
+	at := func(t time.Duration) float64 { // ∫ rate up to t (t is an event time)
+		k := sort.Search(len(ts), func(i int) bool { return ts[i] >= t })
+		if k == len(ts) {
+			return acc
+		}
+		return share[k]
+	}
+	out := make([]float64, len(spans))
+	for i, s := range spans {
+		if s.Action.Kind.IsCompute() {
+			out[i] = at(s.End) - at(s.Start)
+		}
+	}
+	return out
 }
