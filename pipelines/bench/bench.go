@@ -224,7 +224,10 @@ func Run(w io.Writer, c Config) ([]Row, error) {
 	// capacity, measured the same way on a trivially parallel loop, is the ceiling (virtual
 	// CPUs do not always deliver two cores).
 	runtime.GOMAXPROCS(2)
-	emit(Row{Name: "machine: 2 threads vs 1 (independent loops)", Unit: "×", Value: parallelCapacity(), Base: 1, BaseName: "one thread"})
+	capacity := parallelCapacity()
+	emit(Row{Name: "machine: 2 threads vs 1 (independent loops)", Unit: "×", Value: capacity, Base: 1, BaseName: "one thread"})
+	// The simulator gets the cores the machine delivered (≥ 1, ≤ 2), rounded to 0.1.
+	cores := min(2, max(1, math.Round(capacity*10)/10))
 	for _, sched := range []string{"1f1b", "zb-h1"} {
 		pl2, err := buildPipeline(dir, "VEtttt|ttL", sched, 2, m)
 		if err != nil {
@@ -235,7 +238,7 @@ func Run(w io.Writer, c Config) ([]Row, error) {
 			return rows, err
 		}
 		emit(Row{Name: fmt.Sprintf("pp 2 %s (2 cores)", sched), Unit: "tok/s", Value: tokens / pp2.Seconds(), Base: tokens / pp1.Seconds(), BaseName: "pp 1 on 1 core"})
-		measured, simulated := train.Bubbles(pl2.trace.Spans(), pl2.sched, windows, runtime.NumCPU())
+		measured, simulated := train.Bubbles(pl2.trace.Spans(), pl2.sched, windows, cores)
 		emit(Row{Name: fmt.Sprintf("bubble p 2 m %d %s (%%)", m, sched), Unit: "%", Value: 100 * measured, Base: 100 * simulated, BaseName: "simulator"})
 	}
 
@@ -246,7 +249,7 @@ func Run(w io.Writer, c Config) ([]Row, error) {
 	runtime.GOMAXPROCS(4)
 	shared := ""
 	if runtime.NumCPU() < 4 {
-		shared = fmt.Sprintf(", on %d cores", runtime.NumCPU())
+		shared = fmt.Sprintf(", on %.1f cores", cores)
 	}
 	for _, sched := range []string{"1f1b", "zb-h1"} {
 		pl4, err := buildPipeline(dir, "VEtt|tt|t|tL", sched, 4, m)
@@ -257,7 +260,7 @@ func Run(w io.Writer, c Config) ([]Row, error) {
 		if err != nil {
 			return rows, err
 		}
-		measured, simulated := train.Bubbles(pl4.trace.Spans(), pl4.sched, windows, runtime.NumCPU())
+		measured, simulated := train.Bubbles(pl4.trace.Spans(), pl4.sched, windows, cores)
 		emit(Row{Name: fmt.Sprintf("bubble p 4 m %d %s (%%%s)", m, sched, shared), Unit: "%", Value: 100 * measured, Base: 100 * simulated, BaseName: "simulator"})
 	}
 	return rows, nil

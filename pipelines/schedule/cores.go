@@ -5,7 +5,8 @@ import (
 	"math"
 )
 
-// SimulateCores replays s like Simulate but with the ranks sharing `cores` processors:
+// SimulateCores replays s like Simulate but with the ranks sharing `cores` processors (a
+// real number: virtual CPUs may deliver less than their count):
 // whenever n ranks are computing at once (F, B, W, Step), each progresses at rate
 // min(1, cores/n) — processor sharing, the steady state of an operating system time-slicing
 // runnable threads. Costs are then work (time on a processor of its own), and a span lasts
@@ -16,9 +17,9 @@ import (
 // It predicts what an executor measures when its ranks outnumber the cores (4 pipeline ranks
 // on a 2-core machine), which constant per-stage durations cannot: busy ranks slow each other
 // down in the steady phase of a schedule but not in its ramps.
-func SimulateCores(s Schedule, c Costs, cores int) (*Result, error) {
-	if cores < 1 {
-		return nil, fmt.Errorf("schedule: %d cores", cores)
+func SimulateCores(s Schedule, c Costs, cores float64) (*Result, error) {
+	if !(cores >= 1) || math.IsInf(cores, 1) {
+		return nil, fmt.Errorf("schedule: %v cores, want a finite number ≥ 1", cores)
 	}
 	if _, err := Simulate(s, c); err != nil {
 		return nil, err
@@ -118,8 +119,8 @@ func SimulateCores(s Schedule, c Costs, cores int) (*Result, error) {
 			}
 		}
 		rate := 1.0
-		if active > cores {
-			rate = float64(cores) / float64(active)
+		if float64(active) > cores {
+			rate = cores / float64(active)
 		}
 		next := math.Inf(1)
 		for r := range P {

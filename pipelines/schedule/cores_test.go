@@ -17,13 +17,13 @@ func TestSimulateCoresEnoughCores(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, cores := range []int{4, 8} {
+		for _, cores := range []float64{4, 8} {
 			got, err := SimulateCores(s, c, cores)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if math.Abs(got.Makespan-want.Makespan) > 1e-9 || math.Abs(got.Bubble-want.Bubble) > 1e-9 {
-				t.Errorf("%s, %d cores: makespan %v bubble %v, Simulate %v %v", name, cores, got.Makespan, got.Bubble, want.Makespan, want.Bubble)
+				t.Errorf("%s, %v cores: makespan %v bubble %v, Simulate %v %v", name, cores, got.Makespan, got.Bubble, want.Makespan, want.Bubble)
 			}
 		}
 	}

@@ -94,7 +94,7 @@ func writeTrace(path string, spans []run.Span) error {
 // had, min(1, cores/n) with n the ranks computing at that instant (from the trace) — and the
 // simulation shares the cores the same way (schedule.SimulateCores); otherwise the costs are
 // the wall durations.
-func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration, cores int) (measured, simulated float64) {
+func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration, cores float64) (measured, simulated float64) {
 	for _, w := range windows {
 		var in []run.Span
 		lo, hi := w[1], w[0]
@@ -110,7 +110,7 @@ func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration,
 	S := sc.Stages()
 	sums := map[schedule.Kind][]float64{schedule.F: make([]float64, S), schedule.B: make([]float64, S), schedule.W: make([]float64, S)}
 	counts := map[schedule.Kind][]int{schedule.F: make([]int, S), schedule.B: make([]int, S), schedule.W: make([]int, S)}
-	shared := cores > 0 && cores < sc.P
+	shared := cores >= 1 && cores < float64(sc.P)
 	var work []float64
 	if shared {
 		work = shareWork(spans, cores)
@@ -158,7 +158,7 @@ func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration,
 
 // shareWork estimates each compute span's work (seconds on a core of its own) under processor
 // sharing: ∫ min(1, cores/n(t)) dt over the span, n(t) the compute spans running at t.
-func shareWork(spans []run.Span, cores int) []float64 {
+func shareWork(spans []run.Span, cores float64) []float64 {
 	type ev struct {
 		t     time.Duration
 		delta int
@@ -183,7 +183,7 @@ func shareWork(spans []run.Span, cores int) []float64 {
 		if k > 0 {
 			dt := (e.t - evs[k-1].t).Seconds()
 			if n > 0 {
-				acc += dt * min(1, float64(cores)/float64(n))
+				acc += dt * min(1, cores/float64(n))
 			}
 		}
 		ts[k], share[k] = e.t, acc

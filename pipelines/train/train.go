@@ -254,9 +254,9 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	if lead {
 		if P > 1 && len(stepWindows) > 1 && o.World == 0 {
-			cores := P // kernels on several threads per rank: no sharing to model
+			cores := float64(P) // kernels on several threads per rank: no sharing to model
 			if threads == 1 {
-				cores = min(P, runtime.GOMAXPROCS(0), runtime.NumCPU())
+				cores = float64(min(P, runtime.GOMAXPROCS(0), runtime.NumCPU()))
 			}
 			sum.MeasuredBubble, sum.SimulatedBubble = Bubbles(spans, sc, stepWindows[1:], cores)
 		}
