@@ -95,6 +95,7 @@ func writeTrace(path string, spans []run.Span) error {
 // simulation shares the cores the same way (schedule.SimulateCores); otherwise the costs are
 // the wall durations.
 func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration, cores float64) (measured, simulated float64) {
+	spans = barrierSteps(spans, windows)
 	for _, w := range windows {
 		var in []run.Span
 		lo, hi := w[1], w[0]
@@ -154,6 +155,27 @@ func Bubbles(spans []run.Span, sc schedule.Schedule, windows [][2]time.Duration,
 		return measured, -1
 	}
 	return measured, res.Bubble
+}
+
+// barrierSteps returns spans with each Step starting when the last rank reached it in its
+// window: a rank's Step span includes waiting in the gradient-norm all-reduce for the others,
+// which is idle time (the simulator's Step is a barrier followed by the step's cost).
+func barrierSteps(spans []run.Span, windows [][2]time.Duration) []run.Span {
+	out := append([]run.Span(nil), spans...)
+	for _, w := range windows {
+		var last time.Duration
+		for _, s := range out {
+			if s.Action.Kind == schedule.Step && s.Start >= w[0] && s.End <= w[1] {
+				last = max(last, s.Start)
+			}
+		}
+		for i, s := range out {
+			if s.Action.Kind == schedule.Step && s.Start >= w[0] && s.End <= w[1] {
+				out[i].Start = min(last, s.End)
+			}
+		}
+	}
+	return out
 }
 
 // shareWork estimates each compute span's work (seconds on a core of its own) under processor
