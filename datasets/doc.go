@@ -1,5 +1,8 @@
-// Package datasets will hold the Hugging Face parquet readers, the dataset makers (cord_v2,
-// medpix, raven), the prepared-sample Arrow schema, shard writer/reader and the training loader.
+// Package datasets groups the data path from Hugging Face datasets to training batches:
 //
-// It is empty at this stage of the project: the foundation (tensors/, kernels/) comes first.
+//   - hub: the hub's Parquet layout in a local folder, read with arrow-go (checked, bounded)
+//   - makers: cord_v2, medpix, raven — rows to chat.Conversation, Megatron-Bridge's semantics
+//   - shard: the prepared-sample schema, Parquet shard writer/reader and manifest
+//   - loader: shuffle, padding or packing, HF-named batches, resumable cursor, prefetch
+//   - prepare: `glmflow data prepare`, the Apache Beam job from hub files to shards
 package datasets

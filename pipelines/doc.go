@@ -1,6 +1,13 @@
-// Package pipelines will hold the YAML pipeline files users run and the engine around them:
-// strict spec decoding with key=value overrides, the stage DAG, partitioning onto ranks,
-// schedules as data with a simulator, the executor, transports and checkpoints.
+// Package pipelines holds the YAML pipelines users run (glm45v_lora.yaml, glm45v_tiny.yaml)
+// and, in sub-packages, the engine around them:
 //
-// It is empty at this stage of the project: the foundation (tensors/, kernels/) comes first.
+//   - spec: strict YAML decoding, key=value overrides, validation
+//   - hfhub: Hugging Face cache lookup and downloads
+//   - layout: Megatron layout strings (with V for the vision tower), balancing
+//   - schedule: GPipe, 1F1B, interleaved 1F1B, ZB-H1 as action lists; the simulator
+//   - graph: the typed training DAG, DOT/SVG
+//   - plan: planning a spec, building ranks, the dry run
+//   - run: the per-rank executor; transport: in-process and TCP; launch: local processes
+//   - checkpoint: crash-safe per-rank checkpoints
+//   - train: `glmflow run`; bench: the pipeline benchmarks
 package pipelines
