@@ -102,7 +102,8 @@ func (c *collator) collate(samples []*shard.Sample, idx []int64) (map[string]*te
 	}
 	T := c.o.MaxSeqLen
 	if !c.o.FixedLength {
-		T = min(c.o.MaxSeqLen, (fill+127)/128*128)
+		m := c.o.PadMultiple
+		T = min(c.o.MaxSeqLen, (fill+m-1)/m*m)
 	}
 	ids := tensors.New(tensors.I32, B, T)
 	mask := tensors.New(tensors.I32, B, T)

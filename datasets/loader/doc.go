@@ -31,7 +31,7 @@
 //
 // pixel_values and image_grid_thw are left out when the micro-batch has no image.
 //
-// Padded mode: one sample per row, T = the longest sample rounded up to a multiple of 128,
+// Padded mode: one sample per row, T = the longest sample rounded up to a multiple of 128 (PadMultiple),
 // capped at MaxSeqLen (Megatron-Bridge's PP = 1 shaping); FixedLength makes T = MaxSeqLen.
 // Packed mode: the M samples of a micro-batch go into rows of capacity MaxSeqLen by first-fit
 // decreasing (ties in batch order; each row lists its samples in batch order), so B ≤ M and

@@ -476,3 +476,34 @@ func TestResumeOtherLayout(t *testing.T) {
 		t.Error("unknown cursor key accepted")
 	}
 }
+
+// TestPadMultiple: padded rows are the longest sample rounded up to PadMultiple, capped at
+// MaxSeqLen.
+func TestPadMultiple(t *testing.T) {
+	dir, _ := dataset(t, 5, 16, 8, shardtest.DefaultConfig())
+	for _, m := range []int{0, 48, 100} {
+		o := loader.Options{Dir: dir, Seed: 3, Epochs: 1, GlobalBatch: 4, MicroBatch: 4, MaxSeqLen: 640, PadMultiple: m, PadID: 7}
+		l := open(t, o, nil)
+		want := m
+		if want == 0 {
+			want = 128
+		}
+		for {
+			b, err := l.Next(context.Background())
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			T := b.Tensors[loader.InputIDs].Dim(1)
+			longest := 0
+			for _, s := range b.Samples {
+				longest = max(longest, s.Tokens)
+			}
+			if exp := min(640, (longest+want-1)/want*want); T != exp {
+				t.Fatalf("pad multiple %d: T = %d for a longest sample of %d, want %d", m, T, longest, exp)
+			}
+		}
+	}
+}

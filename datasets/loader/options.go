@@ -38,9 +38,11 @@ type Options struct {
 	// Pack puts several samples in one row (first-fit decreasing, rows of MaxSeqLen); padded
 	// mode gives each sample its own row.
 	Pack bool
-	// FixedLength pads every micro-batch to T = MaxSeqLen (pipeline ranks need fixed shapes);
-	// otherwise T is the longest row rounded up to a multiple of 128, capped at MaxSeqLen.
+	// FixedLength pads every micro-batch to T = MaxSeqLen (for transports that need fixed
+	// shapes); otherwise T is the longest row rounded up to a multiple of PadMultiple, capped
+	// at MaxSeqLen.
 	FixedLength bool
+	PadMultiple int // default 128 (Megatron-Bridge's vlm_step)
 	OverLength  OverLength
 	PadID       int32 // input_ids value of padding (GLM: <|endoftext|> 151329)
 
@@ -59,6 +61,9 @@ func (o *Options) defaults() {
 	}
 	if o.DPSize == 0 {
 		o.DPSize = 1
+	}
+	if o.PadMultiple <= 0 {
+		o.PadMultiple = 128
 	}
 }
 

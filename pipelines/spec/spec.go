@@ -44,8 +44,9 @@ type Data struct {
 	Path string `yaml:"path"`
 	// EvalPath is the prepared evaluation data (same form as Path); empty = no evaluation.
 	EvalPath string `yaml:"eval_path"`
-	// SeqLength is the longest token row T. With pp > 1 every row is padded or cut to exactly
-	// SeqLength (fixed shapes between ranks); with pp 1 rows are padded to PadMultiple.
+	// SeqLength is the longest token row T. Rows are padded per micro-batch to a multiple of
+	// PadMultiple, capped at SeqLength (ranks exchange tensors with their shapes, so no fixed
+	// length is needed); longer samples are an error naming their source.
 	SeqLength int `yaml:"seq_length"`
 	// Packing concatenates several samples into one row (segment ids keep them apart).
 	Packing bool `yaml:"packing"`

@@ -156,7 +156,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	ld, err := loader.New(loader.Options{Dir: dataDir, Seed: uint64(s.Data.Seed), Sequential: !s.Data.Shuffle,
 		GlobalBatch: s.Train.GlobalBatchSize, MicroBatch: s.Train.MicroBatchSize, DPRank: 0, DPSize: 1,
-		MaxSeqLen: s.Data.SeqLength, Pack: s.Data.Packing, PadID: padID}, nil)
+		MaxSeqLen: s.Data.SeqLength, Pack: s.Data.Packing, PadMultiple: s.Data.PadMultiple, PadID: padID}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("train: %w", err)
 	}
