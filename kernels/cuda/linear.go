@@ -9,26 +9,6 @@ import (
 	"github.com/glmflow/glmflow/tensors"
 )
 
-// mat is one GEMM operand: batch count (0: rank 2, broadcast), rows and cols as stored.
-type mat struct{ batch, r, c int }
-
-func matOf(op, name string, t *tensors.Tensor) (mat, error) {
-	switch t.Rank() {
-	case 2:
-		return mat{0, t.Dim(0), t.Dim(1)}, nil
-	case 3:
-		return mat{t.Dim(0), t.Dim(1), t.Dim(2)}, nil
-	}
-	return mat{}, fmt.Errorf("cuda.%s: %s is %v, want rank 2 or 3", op, name, t)
-}
-
-func (m mat) stride() int64 {
-	if m.batch == 0 {
-		return 0
-	}
-	return int64(m.r) * int64(m.c)
-}
-
 func dataType(dt tensors.DType) cublas.DataType {
 	if dt == tensors.BF16 {
 		return cublas.R16BF
@@ -41,7 +21,8 @@ func dataType(dt tensors.DType) cublas.DataType {
 // wants A and B of one type.
 func (b *Backend) Matmul(c, a, x *tensors.Tensor, o kernels.MatmulOpts) error {
 	const op = "Matmul"
-	if err := b.check(op, f32("c", c)); err != nil {
+	d, err := kernels.CheckMatmul("cuda."+op, c, a, x, o)
+	if err != nil {
 		return err
 	}
 	if err := b.onDevice(op, "a", a); err != nil {
@@ -50,40 +31,11 @@ func (b *Backend) Matmul(c, a, x *tensors.Tensor, o kernels.MatmulOpts) error {
 	if err := b.onDevice(op, "b", x); err != nil {
 		return err
 	}
-	switch da, db := a.DType(), x.DType(); {
-	case da == tensors.F32 && (db == tensors.F32 || db == tensors.BF16), da == tensors.BF16 && db == tensors.BF16:
-	default:
-		return fmt.Errorf("cuda.%s: a %v × b %v: want F32×F32, F32×BF16 or BF16×BF16", op, a, x)
-	}
-	ma, err := matOf(op, "a", a)
-	if err != nil {
+	if err := b.onDevice(op, "c", c); err != nil {
 		return err
 	}
-	mb, err := matOf(op, "b", x)
-	if err != nil {
-		return err
-	}
-	mc, err := matOf(op, "c", c)
-	if err != nil {
-		return err
-	}
-	m, k := ma.r, ma.c
-	if o.TransA {
-		m, k = k, m
-	}
-	kb, n := mb.r, mb.c
-	if o.TransB {
-		kb, n = n, kb
-	}
-	batch := max(ma.batch, mb.batch, mc.batch)
-	switch {
-	case k != kb || mc.r != m || mc.c != n:
-		return fmt.Errorf("cuda.%s: op(a) [%d %d] · op(b) [%d %d] does not give c %v", op, m, k, kb, n, c)
-	case ma.batch != 0 && ma.batch != batch, mb.batch != 0 && mb.batch != batch:
-		return fmt.Errorf("cuda.%s: batch sizes of a %v, b %v, c %v disagree", op, a, x, c)
-	case batch > 0 && mc.batch != batch:
-		return fmt.Errorf("cuda.%s: c %v must carry the batch dimension %d", op, c, batch)
-	}
+	m, n, k, batch := d.M, d.N, d.K, d.Batch
+	ma, mb, mc := d.A, d.B, d.C
 	alpha := o.Alpha
 	if alpha == 0 {
 		alpha = 1
@@ -108,9 +60,9 @@ func (b *Backend) Matmul(c, a, x *tensors.Tensor, o kernels.MatmulOpts) error {
 		}
 		return b.blas.Gemm(cublas.RowMajorGemm{TransA: o.TransA, TransB: o.TransB, Alpha: alpha, Beta: o.Beta,
 			Batch: max(batch, 1),
-			A:     cublas.Operand{Ptr: uintptr(dptr(a)), Type: dataType(a.DType()), Rows: ma.r, Cols: ma.c, Stride: ma.stride()},
-			B:     cublas.Operand{Ptr: uintptr(bp), Type: bt, Rows: mb.r, Cols: mb.c, Stride: mb.stride()},
-			C:     cublas.Operand{Ptr: uintptr(dptr(c)), Type: cublas.R32F, Rows: mc.r, Cols: mc.c, Stride: mc.stride()}})
+			A:     cublas.Operand{Ptr: uintptr(dptr(a)), Type: dataType(a.DType()), Rows: ma.R, Cols: ma.C, Stride: int64(ma.Stride())},
+			B:     cublas.Operand{Ptr: uintptr(bp), Type: bt, Rows: mb.R, Cols: mb.C, Stride: int64(mb.Stride())},
+			C:     cublas.Operand{Ptr: uintptr(dptr(c)), Type: cublas.R32F, Rows: mc.R, Cols: mc.C, Stride: int64(mc.Stride())}})
 	})
 }
 
