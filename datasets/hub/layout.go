@@ -207,7 +207,13 @@ func Splits(dir, config string) ([]string, error) {
 			return nil, err
 		}
 		for _, e := range entries {
-			if s, _, _, ok := ParseShardName(e.Name()); ok && !e.IsDir() {
+			if e.IsDir() { // the hub's parquet conversion: <config>/<split>/NNNN.parquet
+				if files, err := conversionFiles(filepath.Join(f, e.Name())); err == nil && len(files) > 0 {
+					seen[e.Name()] = true
+				}
+				continue
+			}
+			if s, _, _, ok := ParseShardName(e.Name()); ok {
 				seen[s] = true
 			}
 		}

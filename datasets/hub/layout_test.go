@@ -80,6 +80,9 @@ func TestSplitFiles(t *testing.T) {
 	if err != nil || !reflect.DeepEqual(splits, []string{"test", "train"}) {
 		t.Errorf("Splits: %v %v", splits, err)
 	}
+	if splits, err := Splits(dir, "conv"); err != nil || !reflect.DeepEqual(splits, []string{"train"}) {
+		t.Errorf("Splits of the conversion layout: %v %v", splits, err)
+	}
 	files, err := Resolve([]string{want[2], dir}, "", "test")
 	if err != nil || len(files) != 2 || files[0] != want[2] {
 		t.Errorf("Resolve: %v %v", files, err)
