@@ -18,6 +18,7 @@ import (
 	"github.com/glmflow/glmflow/datasets/loader"
 	"github.com/glmflow/glmflow/kernels/cpu"
 	"github.com/glmflow/glmflow/pipelines/checkpoint"
+	"github.com/glmflow/glmflow/pipelines/plan"
 	"github.com/glmflow/glmflow/pipelines/run"
 	"github.com/glmflow/glmflow/pipelines/schedule"
 	"github.com/glmflow/glmflow/pipelines/spec"
@@ -69,9 +70,6 @@ type rank struct {
 // Run trains as the spec says.
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	s := o.Spec
-	if o.Build == nil {
-		o.Build = PlanBuilder
-	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
@@ -83,6 +81,13 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	}
 	if s.PEFT.Scheme != spec.PEFTNone {
 		return nil, fmt.Errorf("train: peft.scheme = %q: LoRA/DoRA adapters are not available yet; use peft.scheme=none (freeze_* flags work)", s.PEFT.Scheme)
+	}
+	if o.Build == nil { // plan once for all the ranks of this process
+		p, err := plan.New(s)
+		if err != nil {
+			return nil, err
+		}
+		o.Build = planBuilder(p)
 	}
 	P, V := s.Parallel.PP, max(1, s.Parallel.VirtualStages)
 	m := s.NumMicroBatches()
@@ -123,10 +128,7 @@ func Run(ctx context.Context, o Options) (*Summary, error) {
 	prev := cpu.SetThreads(threads)
 	defer cpu.SetThreads(prev)
 
-	ocfg := optim.Config{Beta1: s.Optimizer.Beta1, Beta2: s.Optimizer.Beta2, Eps: s.Optimizer.Eps,
-		WeightDecay: s.Optimizer.WeightDecay, ClipGrad: s.Optimizer.ClipGrad,
-		LR: optim.LRSchedule{MaxLR: s.Optimizer.LR, MinLR: s.Optimizer.MinLR, Warmup: s.LRSchedule.WarmupIters,
-			DecayIters: s.LRSchedule.DecayIters, Decay: s.LRSchedule.Decay}}
+	ocfg := plan.OptimConfig(s)
 	trace := run.NewTrace(time.Now())
 	ranks := make([]*rank, len(mine))
 	var padID int32
@@ -294,13 +296,14 @@ func iterate(ctx context.Context, ranks []*rank, it run.Iteration) (run.Result, 
 		}()
 	}
 	wg.Wait()
-	// Report the error where the failure started, not its echoes on other ranks.
+	// Report the error where the failure started, not its echoes: an echo is a rank's error
+	// that names another rank as the origin.
 	var echo error
-	for _, err := range errs {
+	for i, err := range errs {
 		var re *transport.RankError
 		switch {
 		case err == nil:
-		case errors.As(err, &re) && !strings.Contains(err.Error(), "action"):
+		case errors.As(err, &re) && re.Rank != ranks[i].worker.Rank:
 			echo = err
 		default:
 			return run.Result{}, err
