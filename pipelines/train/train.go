@@ -70,6 +70,9 @@ type rank struct {
 // Run trains as the spec says.
 func Run(ctx context.Context, o Options) (*Summary, error) {
 	s := o.Spec
+	if s == nil {
+		return nil, fmt.Errorf("train: no pipeline spec")
+	}
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
