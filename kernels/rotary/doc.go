@@ -22,6 +22,10 @@
 // which position stream and which inverse frequency it uses (MRoPESlots for the text model,
 // AxialSlots for the vision tower); Angles fills cos/sin from integer positions [S, T].
 //
+// Speed: on AVX-512 machines, rows whose R/2 is a multiple of 16 (the vision tower's 64 and
+// GLM-4.5V's text 64 of 128) rotate in assembly (rotate_amd64.s) with the Go loop's bits
+// (rounded products, then the add: TestAssemblyMatchesGo); BenchmarkVision compares the two.
+//
 // Non-goals: bf16 storage (callers convert), attention itself (package attention), computing
 // position ids from image grids (stages).
 package rotary

@@ -40,6 +40,17 @@ func Backward(dx, dout, cos, sin []float32, T, H, Dh, R int) error {
 // rotate does tokens [t0, t1). inverse flips the sign of sin (Rᵀ = R(−θ)).
 func rotate(out, x, cos, sin []float32, t0, t1, H, Dh, R int, inverse bool) {
 	half := R / 2
+	if rotateFast(out, x, cos, sin, t0, t1, H, Dh, half, inverse) {
+		if R < Dh && &out[0] != &x[0] {
+			for t := t0; t < t1; t++ {
+				for h := range H {
+					base := (t*H + h) * Dh
+					copy(out[base+R:base+Dh], x[base+R:base+Dh])
+				}
+			}
+		}
+		return
+	}
 	for t := t0; t < t1; t++ {
 		c := cos[t*half : (t+1)*half]
 		s := sin[t*half : (t+1)*half]

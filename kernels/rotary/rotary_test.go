@@ -214,3 +214,62 @@ func BenchmarkForward(b *testing.B) {
 		_ = Forward(out, x, c, s, sh.T, sh.H, sh.Dh, sh.R)
 	}
 }
+
+// TestAssemblyMatchesGo: the AVX-512 rows (half a multiple of 16) give the Go loop's bits,
+// forward and backward, in place and out of place (with the pass-through dims copied).
+func TestAssemblyMatchesGo(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 on this machine")
+	}
+	for i, sh := range []shape{{33, 2, 128, 64}, {300, 6, 64, 64}, {5, 3, 96, 32}, {17, 1, 128, 128}} {
+		n := sh.T * sh.H * sh.Dh
+		x := kerneltest.Normal(kerneltest.RNG(uint64(300+i)), n, 2)
+		c, s := randomAngles(uint64(400+i), sh.T*sh.R/2)
+		for _, f := range []func(out, x, c, s []float32, T, H, Dh, R int) error{Forward, Backward} {
+			var outs [2][]float32
+			for k, asm := range []bool{false, true} {
+				useAVX512 = asm
+				outs[k] = make([]float32, n)
+				kerneltest.Poison(outs[k])
+				err := f(outs[k], x, c, s, sh.T, sh.H, sh.Dh, sh.R)
+				in := append([]float32(nil), x...)
+				err2 := f(in, in, c, s, sh.T, sh.H, sh.Dh, sh.R)
+				useAVX512 = true
+				if err != nil || err2 != nil {
+					t.Fatal(err, err2)
+				}
+				for j := range in {
+					if math.Float32bits(in[j]) != math.Float32bits(outs[k][j]) {
+						t.Fatalf("%v asm=%v: in place differs at %d", sh, asm, j)
+					}
+				}
+			}
+			for j := range outs[0] {
+				if math.Float32bits(outs[0][j]) != math.Float32bits(outs[1][j]) {
+					t.Fatalf("%v: assembly %g, Go %g at %d", sh, outs[1][j], outs[0][j], j)
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkVision is the vision tower's shape (2048 patches, 6 heads of 64, full rotary).
+func BenchmarkVision(b *testing.B) {
+	sh := shape{2048, 6, 64, 64}
+	n := sh.T * sh.H * sh.Dh
+	x := kerneltest.Normal(kerneltest.RNG(1), n, 1)
+	c, s := randomAngles(2, sh.T*sh.R/2)
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	for _, asm := range []bool{false, true} {
+		b.Run(fmt.Sprintf("asm=%v", asm), func(b *testing.B) {
+			prev := useAVX512
+			useAVX512 = asm && prev
+			defer func() { useAVX512 = prev }()
+			b.SetBytes(int64(8 * n))
+			for b.Loop() {
+				_ = Forward(x, x, c, s, sh.T, sh.H, sh.Dh, sh.R)
+			}
+		})
+	}
+}
