@@ -28,6 +28,7 @@ func init() {
 			im := *impls[PathAVX512]
 			im.path, im.dotTile, im.dmr, im.dnr = PathAVX512BF16, bf16Tile, gemmBMR, gemmBNV*16
 			im.interleave = interleaveAsm
+			im.interleaveK6 = interleaveK6Asm
 			impls[PathAVX512BF16] = &im
 			cur = &im
 		}
@@ -121,6 +122,26 @@ func interleaveAsm(dst, r0, r1 []uint16) {
 
 //go:noescape
 func interleave16(dst, r0, r1 *uint16, n16 int)
+
+// interleaveK6 (pack_amd64.s) writes the pairs (r0[c], r1[c]), c < 48·n48, into 6-row k-major
+// panels: pair c to 32-bit slot c%6 of the panel at dst + (c/6)·panelBytes.
+//
+//go:noescape
+func interleaveK6(dst, r0, r1 *uint16, n48, panelBytes int)
+
+// interleaveK6Asm is interleaveK6 over the first 48·⌊len(r0)/48⌋ columns; it returns how many
+// columns it packed. dst is panel 0's slot for this pair; panel is the panel stride in bf16
+// elements.
+func interleaveK6Asm(dst, r0, r1 []uint16, panel int) int {
+	n48 := len(r0) / 48
+	if n48 == 0 {
+		return 0
+	}
+	_ = r1[48*n48-1]
+	_ = dst[(8*n48-1)*panel+11]
+	interleaveK6(&dst[0], &r0[0], &r1[0], n48, 2*panel)
+	return 48 * n48
+}
 
 //go:noescape
 func widenBF16(dst *float32, src *uint16, n8 int)

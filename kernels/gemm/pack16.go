@@ -110,9 +110,10 @@ func (p *problem) packA16(im *impl, ws *workspace, i0, mc, p0, kc int) {
 		}
 		return
 	}
-	// k-major: pair (r, q) takes A rows p0+2q and p0+2q+1 at column i0+ir+r. Each pair of
-	// source rows is interleaved once (after rounding, for float32 A) into ws.t16, then each
-	// panel copies its 2·mr elements.
+	// k-major: pair (r, q) takes A rows p0+2q and p0+2q+1 at column i0+ir+r. With
+	// im.interleaveK6 each pair of source rows (after rounding, for float32 A) goes straight
+	// into the panels, 48 columns at a time; the columns left over are interleaved into ws.t16
+	// and each panel copies its 2·mr elements from there.
 	kp := (kc + 1) / 2
 	if len(ws.t16) < 4*mc {
 		ws.t16 = alignedU16(4 * mc)
@@ -136,8 +137,15 @@ func (p *problem) packA16(im *impl, ws *workspace, i0, mc, p0, kc int) {
 		if 2*q+1 == kc {
 			clear(t1)
 		}
-		im.interleave(il, a0, a1)
 		ir := 0
+		if mr == 6 && im.interleaveK6 != nil {
+			// Straight into the panels, 48 columns at a time (the rest below).
+			ir = im.interleaveK6(dst[12*q:], a0[:mc], a1[:mc], panel)
+			if ir == mc {
+				continue
+			}
+		}
+		im.interleave(il[2*ir:], a0[ir:mc], a1[ir:mc])
 		if mr == 6 && panel%4 == 0 {
 			// The common case as three 64-bit moves per panel (a [12]uint16 copy compiles to
 			// a memmove call): 6 pairs at il[2·ir] go to dst[t·panel + 12q], all 8-byte aligned.

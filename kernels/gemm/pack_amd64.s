@@ -160,3 +160,60 @@ illoop:
 	JNE       illoop
 	VZEROUPPER
 	RET
+
+// func interleaveK6(dst, r0, r1 *uint16, n48, panelBytes int)
+//
+// The k-major bf16 A pack of one k pair for 6-row panels (pack16.go): for c < 48·n48, the
+// pair (r0[c], r1[c]) goes to the 32-bit slot c%6 of panel c/6, panels panelBytes apart from
+// dst. 48 columns (8 panels) per iteration: three vectors of 16 pairs, each panel's 6 pairs
+// shifted down with VALIGND and written with a 6-lane masked store.
+TEXT ·interleaveK6(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DI
+	MOVQ r0+8(FP), SI
+	MOVQ r1+16(FP), DX
+	MOVQ n48+24(FP), CX
+	MOVQ panelBytes+32(FP), R8
+	MOVL $0x3f, AX
+	KMOVW AX, K1
+	LEAQ (R8)(R8*2), R9          // 3 panels
+	LEAQ (R8)(R8*4), R10         // 5 panels
+	LEAQ (R9)(R9*1), R11         // 6 panels
+	LEAQ (R11)(R8*1), R12        // 7 panels
+
+k6loop:
+	VPMOVZXWD (SI), Z0
+	VPMOVZXWD (DX), Z3
+	VPSLLD    $16, Z3, Z3
+	VPORD     Z3, Z0, Z0           // pairs 0..15
+	VPMOVZXWD 32(SI), Z1
+	VPMOVZXWD 32(DX), Z3
+	VPSLLD    $16, Z3, Z3
+	VPORD     Z3, Z1, Z1           // pairs 16..31
+	VPMOVZXWD 64(SI), Z2
+	VPMOVZXWD 64(DX), Z3
+	VPSLLD    $16, Z3, Z3
+	VPORD     Z3, Z2, Z2           // pairs 32..47
+
+	VMOVDQU32 Z0, K1, (DI)               // pairs 0..5
+	VALIGND   $6, Z0, Z0, Z3
+	VMOVDQU32 Z3, K1, (DI)(R8*1)         // 6..11
+	VALIGND   $12, Z0, Z1, Z3
+	VMOVDQU32 Z3, K1, (DI)(R8*2)         // 12..17
+	VALIGND   $2, Z1, Z1, Z3
+	VMOVDQU32 Z3, K1, (DI)(R9*1)         // 18..23
+	VALIGND   $8, Z1, Z1, Z3
+	VMOVDQU32 Z3, K1, (DI)(R8*4)         // 24..29
+	VALIGND   $14, Z1, Z2, Z3
+	VMOVDQU32 Z3, K1, (DI)(R10*1)        // 30..35
+	VALIGND   $4, Z2, Z2, Z3
+	VMOVDQU32 Z3, K1, (DI)(R11*1)        // 36..41
+	VALIGND   $10, Z2, Z2, Z3
+	VMOVDQU32 Z3, K1, (DI)(R12*1)        // 42..47
+
+	ADDQ $96, SI
+	ADDQ $96, DX
+	LEAQ (DI)(R8*8), DI
+	DECQ CX
+	JNE  k6loop
+	VZEROUPPER
+	RET

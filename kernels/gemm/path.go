@@ -58,6 +58,10 @@ type impl struct {
 	dmr, dnr int
 	// interleave (with dotTile) sets dst[2i] = r0[i], dst[2i+1] = r1[i] for i < len(r0).
 	interleave func(dst, r0, r1 []uint16)
+	// interleaveK6, when non-nil (with dmr == 6), packs one k pair of k-major A straight into
+	// the panels: pair (r0[c], r1[c]) to slot c%6 of panel c/6 (panel stride panel elements,
+	// dst at panel 0's slot), for the first n columns, n (≤ len(r0)) returned.
+	interleaveK6 func(dst, r0, r1 []uint16, panel int) (n int)
 }
 
 var impls = map[Path]*impl{
