@@ -27,6 +27,11 @@
 // (PyTorch's grid gradient: the derivative through ix = (x+1)·W0/2 − 0.5, with no clipping
 // factor because bicubic clamps taps, not coordinates).
 //
+// Speed: with AVX-512 and C a multiple of 16, one point's 16 taps and the d(table) adds run in
+// assembly (sample_amd64.s), 16 channels per step with the Go loops' operations (a fused
+// multiply-add exactly where the Go code calls fma32; TestAssemblyMatchesGo checks the bits):
+// ≈9× the Go loop forward and ≈7× for d(table) on BenchmarkForward/Backward's GLM-4.5V shape.
+//
 // Non-goals: other modes (bilinear, nearest), other paddings, align_corners=True, batched
 // tables (callers loop), bf16 storage, and the merge-block ordering of patch coordinates
 // (stages build the point list).

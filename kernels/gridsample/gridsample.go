@@ -160,6 +160,9 @@ func coeffsGrad(t float32) [4]float32 {
 // fused into the first add and the rest are plain; along y every add after the first product
 // is fused.
 func sample(out, rbuf, table []float32, p *point, C int) {
+	if sampleFast(out, table, p, C) {
+		return
+	}
 	x0, x1, x2, x3 := p.wx[0], p.wx[1], p.wx[2], p.wx[3]
 	for i := range 4 {
 		r := rbuf[i*C : (i+1)*C]
@@ -202,6 +205,8 @@ func scatter(dtable, dout []float32, pts []point, n0, C, c0, c1 int) {
 				o := p.off[i][j]*C + c0
 				d := dtable[o : o+len(g)]
 				wx, wy := p.wx[j], p.wy[i]
+				done := scatterFast(d, g, wx, wy)
+				d, g = d[done:], g[done:]
 				for c, v := range g {
 					d[c] += float32(float32(v*wx) * wy)
 				}

@@ -359,3 +359,47 @@ func benchGLM(b *testing.B, backward bool) {
 	b.ReportMetric(float64(N*C)*31/sec/1e9, "GFLOP/s")
 	b.ReportMetric(float64(N*C)*4/sec/1e9, "GB/s_out")
 }
+
+// TestAssemblyMatchesGo: the AVX-512 loops (C a multiple of 16) give the Go loops' bits, for
+// Forward and for d(table) (whose channel split under threads leaves ragged pieces too), on a
+// patch grid like the vision tower's and on random points.
+func TestAssemblyMatchesGo(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("no AVX-512 on this machine")
+	}
+	defer func() { useAVX512 = true }()
+	for k, s := range []shape{{16, 16, 32, 256}, {24, 24, 48, 300}, {5, 7, 64, 77}} {
+		table, grid, dout := randomInputs(s, uint64(50+k))
+		if k == 0 { // the vision tower's case: a 16×16 patch grid on a 16×16 table
+			grid = grid[:0]
+			for h := range 16 {
+				for w := range 16 {
+					grid = append(grid, Coord(w, 16), Coord(h, 16))
+				}
+			}
+		}
+		var outs, dtabs [2][]float32
+		for v, asm := range []bool{false, true} {
+			useAVX512 = asm
+			outs[v] = make([]float32, s.N*s.C)
+			kt.Poison(outs[v])
+			if err := Forward(outs[v], table, grid, s.H0, s.W0, s.C, s.N); err != nil {
+				t.Fatal(err)
+			}
+			dtabs[v] = kt.Normal(kt.RNG(99), len(table), 1)
+			old := runtime.GOMAXPROCS(3) // channel pieces of 16, 16, 16+ (not all multiples of 16)
+			err := Backward(dtabs[v], nil, dout, nil, grid, s.H0, s.W0, s.C, s.N)
+			runtime.GOMAXPROCS(old)
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		for name, p := range map[string][2][]float32{"out": outs, "dtable": dtabs} {
+			for i := range p[0] {
+				if math.Float32bits(p[0][i]) != math.Float32bits(p[1][i]) {
+					t.Fatalf("%v %s[%d]: assembly %g, Go %g", s, name, i, p[1][i], p[0][i])
+				}
+			}
+		}
+	}
+}
