@@ -17,7 +17,8 @@ import (
 //
 // Softmax, its statistics (m, l, lse), D = rowsum(do ⊙ o), dS = P ⊙ (dP − D), the output
 // normalisation and every output stay float32. q, k, v (and do) are rounded once per call into
-// whole-tensor copies; P and dS by the GEMM while it packs them (gemm.SgemmBF16RoundSerial). The error is that of rounding each operand
+// whole-tensor copies; P and dS once per element (by the GEMM while it packs them,
+// gemm.SgemmBF16RoundSerial, in the flash tiles; into bf16 rows in the dense path). The error is that of rounding each operand
 // (relative 2⁻⁹) on top of the float32 one: about 2⁻⁸·(reduction length)·(magnitude) worst
 // case, usually far less (the tests allow 2⁻⁸ per product in the chain).
 

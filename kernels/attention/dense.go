@@ -15,13 +15,18 @@ import (
 //
 //	forward  (task: segment, query head h):
 //	  S = scale·q_h·k_hᵀ [L, L]; P = exp(S − rowmax) in place; l = rowsum(P)
-//	  o_h = bf16(P)·v_h / l   (P rounded while packed; rows written straight into o)
+//	  o_h = bf16(P)·v_h / l   (P rounded row by row into bf16 rows at gemm.PackedLD16, which
+//	                           the GEMM reads in place as its packed A; rows written into o)
 //	  lse = rowmax + log l
-//	backward (task: segment, kv head; its G query heads in order):
-//	  S as above, P = exp(S − lse); dP = do_h·v_hᵀ; dS = P ⊙ (dP − D)  (D = rowsum(do ⊙ o))
-//	  dv (+)= bf16(P)ᵀ·do_h    (P rounded while packed)
-//	  dk (+)= scale·bf16(dS)ᵀ·q_h,  dq_h = scale·bf16(dS)·k_h   (dS rounded once per row)
+//	backward (task: segment, kv head; its G query heads in order), transposed (rows = keys):
+//	  Sᵀ = scale·k_h·q_hᵀ, Pᵀ = exp(Sᵀ − lse); dPᵀ = v_h·do_hᵀ; dSᵀ = Pᵀ ⊙ (dPᵀ − D)
+//	  (D = rowsum(do ⊙ o); lse and D per column), each row rounded to bf16 once
+//	  dv (+)= bf16(Pᵀ)·do_h,  dk (+)= scale·bf16(dSᵀ)·q_h   (A read in place)
+//	  dq_h = scale·bf16(dSᵀ)ᵀ·k_h                          (the one packed L×L operand)
 //	  dk, dv summed over the group's heads in order, rows written straight into dk, dv, dq
+//
+// The transposed backward gives the bits of the untransposed one: each score and each sum
+// has the same terms in the same order.
 //
 // Compared with the flash tiles (flash.go): no gather/scatter copies (operands are read and
 // written in place at their row strides in q, k, v, do, o, dq, dk, dv), each operand is packed
@@ -66,8 +71,9 @@ func (p *plan) maxSegLen() int {
 
 // denseScratch is one worker's memory for the dense path.
 type denseScratch struct {
-	s, dp []float32 // [L, L] scores → P; dP → dS (backward)
-	ds16  []uint16  // [L, L] bf16 dS (backward)
+	s, dp []float32 // [L, L] scores → P; dP → dS (the backward's transposed)
+	p16   []uint16  // [L, denseLD(L)] bf16 P (the backward's Pᵀ)
+	ds16  []uint16  // [L, denseLD(L)] bf16 dSᵀ (backward)
 	l     []float32 // [L] row sums (forward)
 }
 
@@ -98,10 +104,14 @@ func denseRun(n int, work int64, L int, bwd bool, f func(s *denseScratch, task i
 // ensure sizes s for segments of up to L tokens.
 func (s *denseScratch) ensure(L int, bwd bool) {
 	s.s, s.l = grow(s.s, L*L), grow(s.l, L)
+	n16 := L * denseLD(L)
+	if len(s.p16) < n16 {
+		s.p16 = make([]uint16, n16)
+	}
 	if bwd {
 		s.dp = grow(s.dp, L*L)
-		if len(s.ds16) < L*L {
-			s.ds16 = make([]uint16, L*L)
+		if len(s.ds16) < n16 {
+			s.ds16 = make([]uint16, n16)
 		}
 	}
 }
@@ -120,6 +130,15 @@ func (p *plan) maskPad(S []float32, s0, L int) {
 	}
 }
 
+// denseLD is the row stride of the dense path's bf16 L×L matrices: gemm.PackedLD16 where the
+// GEMMs read them in place (even L up to gemm.PackedMaxK16), else L (packed as usual).
+func denseLD(L int) int {
+	if L%2 == 0 && L <= gemm.PackedMaxK16 {
+		return gemm.PackedLD16
+	}
+	return L
+}
+
 // denseForward computes the o rows and lse of query head h in segment seg.
 func (p *plan) denseForward(s *denseScratch, o, lse []float32, seg, h int) {
 	s0, s1 := p.segs[seg], p.segs[seg+1]
@@ -131,6 +150,8 @@ func (p *plan) denseForward(s *denseScratch, o, lse []float32, seg, h int) {
 	in := p.in16
 	q0, k0 := s0*ldq+h*Dh, s0*ldk+(h/p.groups)*Dh
 	S, l := s.s[:L*L], s.l[:L]
+	ld := denseLD(L)
+	P16 := s.p16[:(L-1)*ld+L]
 	mm16(false, true, L, L, Dh, p.scale, in.q[q0:], ldq, in.k[k0:], ldk, 0, S, L)
 	p.maskPad(S, s0, L)
 	st := lse[h*p.T+s0 : h*p.T+s1]
@@ -140,12 +161,13 @@ func (p *plan) denseForward(s *denseScratch, o, lse []float32, seg, h int) {
 		if m == negInf { // every key padded: P = 0, o = 0
 			clear(row)
 			l[i], st[i] = 0, posInf
-			continue
+		} else {
+			l[i] = expSum(row, m)
+			st[i] = m + float32(math.Log(float64(l[i])))
 		}
-		l[i] = expSum(row, m)
-		st[i] = m + float32(math.Log(float64(l[i])))
+		tensors.F32ToBF16(P16[i*ld:i*ld+L], row)
 	}
-	gemm.SgemmBF16RoundSerial(false, false, L, Dh, L, 1, S, L, in.v[k0:], ldk, 0, o[q0:], ldq)
+	mm16(false, false, L, Dh, L, 1, P16, ld, in.v[k0:], ldk, 0, o[q0:], ldq)
 	for i := range L {
 		out := o[q0+i*ldq : q0+i*ldq+Dh]
 		if l[i] == 0 {
@@ -156,7 +178,17 @@ func (p *plan) denseForward(s *denseScratch, o, lse []float32, seg, h int) {
 	}
 }
 
-// denseBackward computes dk, dv of kv head kh and dq of its query heads in segment seg.
+// denseBackward computes dk, dv of kv head kh and dq of its query heads in segment seg, with
+// the score matrices transposed (rows are keys), so that the products summed over queries
+// (dv, dk) read bf16(Pᵀ) and bf16(dSᵀ) as row-major A in place (denseLD) and only dq's
+// transposed A is packed:
+//
+//	Sᵀ = scale·k_h·q_hᵀ, Pᵀ = exp(Sᵀ − lse) (lse per column), dPᵀ = v_h·do_hᵀ,
+//	dSᵀ = Pᵀ ⊙ (dPᵀ − D) (D per column)
+//	dv (+)= bf16(Pᵀ)·do_h, dk (+)= scale·bf16(dSᵀ)·q_h, dq_h = scale·bf16(dSᵀ)ᵀ·k_h
+//
+// Every element and every sum is the one of the untransposed order (products of the pair
+// kernel are symmetric in their operands; sums run over the same index in the same order).
 func (p *plan) denseBackward(s *denseScratch, dq, dk, dv, lse, D []float32, seg, kh int) {
 	s0, s1 := p.segs[seg], p.segs[seg+1]
 	L := s1 - s0
@@ -166,23 +198,35 @@ func (p *plan) denseBackward(s *denseScratch, dq, dk, dv, lse, D []float32, seg,
 	Dh, ldq, ldk := p.Dh, p.H*p.Dh, p.K*p.Dh
 	in := p.in16
 	k0 := s0*ldk + kh*Dh
-	S, dP, dS16 := s.s[:L*L], s.dp[:L*L], s.ds16[:L*L]
+	St, dPt := s.s[:L*L], s.dp[:L*L]
+	ld := denseLD(L)
+	P16, dS16 := s.p16[:(L-1)*ld+L], s.ds16[:(L-1)*ld+L]
+	var pad []bool
+	if p.padded(s0, s1) > 0 {
+		pad = p.KeyPad[s0:s1]
+	}
 	for g := range p.groups {
 		h := kh*p.groups + g
 		q0 := s0*ldq + h*Dh
-		mm16(false, true, L, L, Dh, p.scale, in.q[q0:], ldq, in.k[k0:], ldk, 0, S, L)
-		p.maskPad(S, s0, L)
-		mm16(false, true, L, L, Dh, 1, in.do[q0:], ldq, in.v[k0:], ldk, 0, dP, L)
+		mm16(false, true, L, L, Dh, p.scale, in.k[k0:], ldk, in.q[q0:], ldq, 0, St, L)
+		mm16(false, true, L, L, Dh, 1, in.v[k0:], ldk, in.do[q0:], ldq, 0, dPt, L)
 		st, d := lse[h*p.T+s0:h*p.T+s1], D[h*p.T+s0:h*p.T+s1]
-		for i := range L {
-			pr, dr := S[i*L:(i+1)*L], dP[i*L:(i+1)*L]
-			expSum(pr, st[i]) // lse = +Inf → 0
-			dsRow(pr, dr, d[i])
-			tensors.F32ToBF16(dS16[i*L:(i+1)*L], dr)
+		for j := range L {
+			p16, d16 := P16[j*ld:j*ld+L], dS16[j*ld:j*ld+L]
+			if pad != nil && pad[j] { // padded key: P = 0, dS = 0
+				clear(p16)
+				clear(d16)
+				continue
+			}
+			pr, dr := St[j*L:(j+1)*L], dPt[j*L:(j+1)*L]
+			expSubRow(pr, st) // lse = +Inf → 0
+			dsSubRow(pr, dr, d)
+			tensors.F32ToBF16(p16, pr)
+			tensors.F32ToBF16(d16, dr)
 		}
 		beta := float32(min(g, 1)) // the group's first head overwrites dk, dv
-		gemm.SgemmBF16RoundSerial(true, false, L, Dh, L, 1, S, L, in.do[q0:], ldq, beta, dv[k0:], ldk)
-		mm16(true, false, L, Dh, L, p.scale, dS16, L, in.q[q0:], ldq, beta, dk[k0:], ldk)
-		mm16(false, false, L, Dh, L, p.scale, dS16, L, in.k[k0:], ldk, 0, dq[q0:], ldq)
+		mm16(false, false, L, Dh, L, 1, P16, ld, in.do[q0:], ldq, beta, dv[k0:], ldk)
+		mm16(false, false, L, Dh, L, p.scale, dS16, ld, in.q[q0:], ldq, beta, dk[k0:], ldk)
+		mm16(true, false, L, Dh, L, p.scale, dS16, ld, in.k[k0:], ldk, 0, dq[q0:], ldq)
 	}
 }

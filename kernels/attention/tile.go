@@ -210,6 +210,33 @@ func probsDS(P, dS []float32, R, nc int, lse, D []float32) {
 	}
 }
 
+// expSubRow sets x[i] = exp(x[i] − v[i]) (v per element: the transposed backward's lse; +Inf
+// gives 0). The difference is one rounded subtraction and the exponential that of expSum, so
+// each element has expSum's bits.
+func expSubRow(x, v []float32) {
+	if simd() {
+		vec.Axpy(-1, v, x) // fl(x − v): an exact negation, then one rounded add
+		vec.Exp(x, x)
+		return
+	}
+	for i, a := range x {
+		x[i] = float32(math.Exp(float64(a - v[i])))
+	}
+}
+
+// dsSubRow sets dp[i] = p[i]·(dp[i] − d[i]) (dsRow with d per element), with dsRow's bits.
+func dsSubRow(p, dp, d []float32) {
+	if simd() && len(p) > 0 {
+		vec.Axpy(-1, d, dp[:len(p)])
+		dsAsm(p, dp, 0)
+		return
+	}
+	dp = dp[:len(p)]
+	for i, v := range p {
+		dp[i] = v * (dp[i] - d[i])
+	}
+}
+
 // dsRow sets dp[i] = p[i]·(dp[i] − d): one rounded subtraction and one rounded product, so every
 // path gives the same bits.
 func dsRow(p, dp []float32, d float32) {

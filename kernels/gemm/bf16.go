@@ -80,10 +80,15 @@ func (t *task) runDot(im *impl, ws *workspace) {
 	mcb := roundUp(ceilDiv(t.i1-t.i0, ceilDiv(t.i1-t.i0, mcMax)), mr)
 	ws.ensure16(mr, nr, min(mcb, t.i1-t.i0), kc, min(ncb, t.j1-t.j0))
 	panel := mr * aStride16
+	inPlace := p.aInPlace16()
 	tile := func(ic, mc, jc, nc, kp int, beta float32, load bool) {
+		abuf := ws.a16
+		if inPlace {
+			abuf = p.a16[ic*aStride16:]
+		}
 		for ir := 0; ir < mc; ir += mr {
 			rows := min(mr, mc-ir)
-			ap := ws.a16[ir/mr*panel:]
+			ap := abuf[ir/mr*panel:]
 			crow := p.c[(ic+ir)*p.ldc+jc:]
 			for jr := 0; jr < nc; jr += nr {
 				im.dotTile(p.transA, rows, min(nr, nc-jr), kp, ap, ws.b16[jr*2*kp:], crow[jr:], p.ldc, p.alpha, beta, load)
@@ -107,7 +112,9 @@ func (t *task) runDot(im *impl, ws *workspace) {
 				p.packB16(im, nr, ws, pc, kb, jc, nc)
 				for ic := t.i0; ic < t.i1; ic += mcb {
 					mc := min(mcb, t.i1-ic)
-					p.packA16(im, ws, ic, mc, pc, kb)
+					if !inPlace {
+						p.packA16(im, ws, ic, mc, pc, kb)
+					}
 					tile(ic, mc, jc, nc, kp, beta, load)
 				}
 			}
@@ -119,7 +126,9 @@ func (t *task) runDot(im *impl, ws *workspace) {
 		for pc := 0; pc < p.k; pc += kc {
 			kb := min(kc, p.k-pc)
 			kp := (kb + 1) / 2
-			p.packA16(im, ws, ic, mc, pc, kb)
+			if !inPlace {
+				p.packA16(im, ws, ic, mc, pc, kb)
+			}
 			beta, load := p.beta, p.beta != 0
 			if pc > 0 {
 				beta, load = 1, true
@@ -131,6 +140,22 @@ func (t *task) runDot(im *impl, ws *workspace) {
 			}
 		}
 	}
+}
+
+// PackedLD16 is the leading dimension (bf16 elements) at which SgemmBF16 and SgemmBF16Serial
+// read a row-major A (transA false) without copying it on PathAVX512BF16, when k is even and at
+// most PackedMaxK16: each 6 rows then already are a packed A panel. Callers that produce A
+// themselves (attention's probability and dS rows) write it at this stride to skip packing.
+// Results are the same bits as with any other lda.
+const PackedLD16 = aStride16
+
+// PackedMaxK16 is the largest k for which an A with lda == PackedLD16 is read in place.
+const PackedMaxK16 = kcMax
+
+// aInPlace16 reports whether runDot reads op(A) in place (see PackedLD16): one k pass over
+// pairs, so the packed panel layout and the stored rows coincide.
+func (p *problem) aInPlace16() bool {
+	return !p.transA && !p.roundA && p.lda == aStride16 && p.k <= kcMax && p.k%2 == 0 && aligned4(p.a16)
 }
 
 // nBlock16 is the packed bf16 B block width for pass length kc: a multiple of nr within
