@@ -157,7 +157,9 @@ type Losses interface {
 // Positional holds rotary embeddings, embedding lookup and position-table interpolation.
 type Positional interface {
 	// Rotary rotates the first R = 2·cos.Dim(1) dims of each head of x [T, H, Dh] by per-token
-	// angles (half-split pairing); cos, sin [T, R/2]. out may alias x.
+	// angles (half-split pairing); cos, sin [T, R/2]. out may alias x. Optionally (CPU) out
+	// may be BF16: the F32 result rounded as Cast would (see SwiGLU), for the bf16 q, k of
+	// mixed-precision attention.
 	Rotary(out, x, cos, sin *tensors.Tensor) error
 	RotaryBackward(dx, dout, cos, sin *tensors.Tensor) error
 	// Embedding gathers out [T, D] = table [V, D] rows at ids [T] (I32).
@@ -188,6 +190,11 @@ type AttentionOpts struct {
 // grow with T²).
 type Attention interface {
 	// Attention: q, o [T, H, Dh]; k, v [T, K, Dh]; lse [H, T] saved for the backward.
+	// Optionally (CPU), with opts.BF16, q, k and v may all be BF16: they are then the bf16
+	// operands of the products as given (F32 inputs are rounded first), so a caller keeping
+	// bf16 copies saves the rounding; the results are those of F32 inputs that round to them.
+	// A backend without the option returns an error. The same holds for AttentionBackward
+	// (o, do and the gradients stay F32).
 	Attention(o, lse, q, k, v *tensors.Tensor, opts AttentionOpts) error
 	// AttentionBackward overwrites dq, dk, dv.
 	AttentionBackward(dq, dk, dv, do, q, k, v, o, lse *tensors.Tensor, opts AttentionOpts) error

@@ -165,6 +165,17 @@ func checkLen(op string, pairs ...any) error {
 	return nil
 }
 
+// checkLen16 is checkLen for bf16 inputs.
+func checkLen16(op string, pairs ...any) error {
+	for i := 0; i < len(pairs); i += 3 {
+		name, x, want := pairs[i].(string), pairs[i+1].([]uint16), pairs[i+2].(int)
+		if len(x) != want {
+			return fmt.Errorf("%s: len(%s) = %d, want %d", op, name, len(x), want)
+		}
+	}
+	return nil
+}
+
 // Forward computes o = softmax(scale·q·kᵀ + mask)·v per query head and saves lse for Backward.
 //
 //	o   [T, H, Dh]  overwritten
@@ -186,19 +197,50 @@ func Forward(o, lse, q, k, v []float32, p Params) error {
 		pl.in16 = &in16{q: round16(q), k: round16(k), v: round16(v)}
 		defer pl.in16.release()
 	}
+	pl.forward(o, lse, q, k, v)
+	return nil
+}
+
+// Forward16 is Forward (Params.BF16 required) with q, k, v given as bfloat16 bits: they are
+// the operands of the tile products as they are, so a caller that keeps bf16 copies (mixed
+// precision) skips the rounding Forward does. The results are those of Forward on any float32
+// q, k, v that round to these.
+func Forward16(o, lse []float32, q, k, v []uint16, p Params) error {
+	const op = "attention.Forward16"
+	if !p.BF16 {
+		return fmt.Errorf("%s: bf16 inputs need Params.BF16", op)
+	}
+	pl, err := newPlan(op, p)
+	if err != nil {
+		return err
+	}
+	nq, nk := p.T*p.H*p.Dh, p.T*p.K*p.Dh
+	if err := checkLen(op, "o", o, nq, "lse", lse, p.H*p.T); err != nil {
+		return err
+	}
+	if err := checkLen16(op, "q", q, nq, "k", k, nk, "v", v, nk); err != nil {
+		return err
+	}
+	pl.in16 = &in16{q: q, k: k, v: v}
+	pl.forward(o, lse, nil, nil, nil)
+	return nil
+}
+
+// forward runs the forward pass of a checked plan (float32 q, k, v unused when pl.in16 is set).
+func (pl *plan) forward(o, lse, q, k, v []float32) {
+	p := pl.Params
 	if pl.dense() {
 		nseg := len(pl.segs) - 1
 		denseRun(nseg*p.H, pl.work(), pl.maxSegLen(), false, func(s *denseScratch, task int) {
 			pl.denseForward(s, o, lse, task/p.H, task%p.H)
 		})
-		return nil
+		return
 	}
 	cs := pl.chunks()
 	runTasks(len(cs), pl.work(), pl.newScratch,
 		func(s *scratch, task int) {
 			s.forward(pl, o, lse, q, k, v, cs[task])
 		})
-	return nil
 }
 
 // Backward computes the input gradients of Forward from the upstream gradient do, the inputs,
@@ -219,7 +261,47 @@ func Backward(dq, dk, dv, do, q, k, v, o, lse []float32, p Params) error {
 		"q", q, nq, "k", k, nk, "v", v, nk, "o", o, nq, "lse", lse, p.H*p.T); err != nil {
 		return err
 	}
-	// D[h, t] = Σ_d do[t,h,d]·o[t,h,d]: the row term of dS = P ⊙ (dP − D).
+	D := pl.rowTerm(do, o)
+	if p.BF16 {
+		pl.in16 = &in16{q: round16(q), k: round16(k), v: round16(v), do: round16(do)}
+		defer pl.in16.release()
+	}
+	pl.backward(dq, dk, dv, do, q, k, v, lse, D)
+	return nil
+}
+
+// Backward16 is Backward (Params.BF16 required) with q, k, v given as bfloat16 bits, as
+// Forward16 takes them; do and o stay float32 (do is rounded here, D = rowsum(do ⊙ o) is
+// float32).
+func Backward16(dq, dk, dv, do []float32, q, k, v []uint16, o, lse []float32, p Params) error {
+	const op = "attention.Backward16"
+	if !p.BF16 {
+		return fmt.Errorf("%s: bf16 inputs need Params.BF16", op)
+	}
+	pl, err := newPlan(op, p)
+	if err != nil {
+		return err
+	}
+	nq, nk := p.T*p.H*p.Dh, p.T*p.K*p.Dh
+	if err := checkLen(op, "dq", dq, nq, "dk", dk, nk, "dv", dv, nk, "do", do, nq,
+		"o", o, nq, "lse", lse, p.H*p.T); err != nil {
+		return err
+	}
+	if err := checkLen16(op, "q", q, nq, "k", k, nk, "v", v, nk); err != nil {
+		return err
+	}
+	D := pl.rowTerm(do, o)
+	do16 := round16(do)
+	defer (&in16{do: do16}).release()
+	pl.in16 = &in16{q: q, k: k, v: v, do: do16}
+	pl.backward(dq, dk, dv, do, nil, nil, nil, lse, D)
+	return nil
+}
+
+// rowTerm returns D [H, T], D[h, t] = Σ_d do[t,h,d]·o[t,h,d]: the row term of
+// dS = P ⊙ (dP − D).
+func (pl *plan) rowTerm(do, o []float32) []float32 {
+	p := pl.Params
 	D := make([]float32, p.H*p.T)
 	runTasks(p.T, int64(p.T)*int64(p.H*p.Dh)/16, func() *struct{} { return nil }, func(_ *struct{}, t int) {
 		for h := range p.H {
@@ -227,17 +309,20 @@ func Backward(dq, dk, dv, do, q, k, v, o, lse []float32, p Params) error {
 			D[h*p.T+t] = dot(do[off:off+p.Dh], o[off:off+p.Dh])
 		}
 	})
-	if p.BF16 {
-		pl.in16 = &in16{q: round16(q), k: round16(k), v: round16(v), do: round16(do)}
-		defer pl.in16.release()
-	}
+	return D
+}
+
+// backward runs the backward pass of a checked plan (float32 q, k, v, do unused when pl.in16
+// is set).
+func (pl *plan) backward(dq, dk, dv, do, q, k, v, lse, D []float32) {
+	p := pl.Params
 	w := 2 * pl.work()
 	if pl.dense() {
 		nseg := len(pl.segs) - 1
 		denseRun(nseg*p.K, 3*w, pl.maxSegLen(), true, func(s *denseScratch, task int) {
 			pl.denseBackward(s, dq, dk, dv, lse, D, task/p.K, task%p.K)
 		})
-		return nil
+		return
 	}
 	if pl.singlePass() {
 		nseg := len(pl.segs) - 1
@@ -245,7 +330,7 @@ func Backward(dq, dk, dv, do, q, k, v, o, lse []float32, p Params) error {
 			func(s *scratch, task int) {
 				s.backwardSeg(pl, dq, dk, dv, do, q, k, v, lse, D, task/p.K, task%p.K)
 			})
-		return nil
+		return
 	}
 	runTasks(len(pl.kvBlks)*p.K, w, pl.newScratch,
 		func(s *scratch, task int) {
@@ -256,5 +341,4 @@ func Backward(dq, dk, dv, do, q, k, v, o, lse []float32, p Params) error {
 		func(s *scratch, task int) {
 			s.backwardQ(pl, dq, do, q, k, v, lse, D, cs[task])
 		})
-	return nil
 }

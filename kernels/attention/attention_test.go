@@ -51,6 +51,7 @@ var cases = []tcase{
 		pad: func(t int) bool { return t >= 64 || t%5 == 1 }},
 	{name: "gqa3-dh16", T: 67, H: 6, K: 2, Dh: 16, causal: true, pad: func(t int) bool { return t > 60 }},
 	{name: "single-token", T: 1, H: 2, K: 1, Dh: 8, causal: true},
+	{name: "bidir-odd-and-even-segments", T: 9, H: 4, K: 2, Dh: 16, cu: []int32{0, 4, 9}},
 	{name: "dh600-unpacked-rows", T: 40, H: 2, K: 1, Dh: 600, causal: true, cu: []int32{0, 25, 40}},
 }
 

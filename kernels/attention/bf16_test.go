@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/glmflow/glmflow/kernels/gemm"
+	"github.com/glmflow/glmflow/tensors"
 )
 
 // testBF16 makes runFwdBwd set Params.BF16 and testVsReference use bf16Tol.
@@ -40,4 +41,56 @@ func TestVsReferenceBF16(t *testing.T) {
 		defer func() { rowsTarget, bc, bcFwd = r, b, f }()
 		t.Run("small-tiles", testVsReference)
 	})
+}
+
+// TestBF16Inputs: Forward16 and Backward16 on bf16 copies of q, k, v give the bits of Forward
+// and Backward (Params.BF16) on the float32 tensors, on the dense and the flash paths; they
+// refuse calls without Params.BF16 and inputs of the wrong length.
+func TestBF16Inputs(t *testing.T) {
+	for _, mode := range []int{denseAuto, denseNever} {
+		prev := denseMode
+		denseMode = mode
+		for _, c := range cases {
+			p := c.params()
+			p.BF16 = true
+			in := makeInputs(c, 3)
+			nq, nk := c.T*c.H*c.Dh, c.T*c.K*c.Dh
+			out := func() [][]float32 {
+				return [][]float32{make([]float32, nq), make([]float32, c.H*c.T), make([]float32, nq), make([]float32, nk), make([]float32, nk)}
+			}
+			want, got := out(), out()
+			if err := Forward(want[0], want[1], in.q, in.k, in.v, p); err != nil {
+				t.Fatal(err)
+			}
+			if err := Backward(want[2], want[3], want[4], in.do, in.q, in.k, in.v, want[0], want[1], p); err != nil {
+				t.Fatal(err)
+			}
+			q16, k16, v16 := make([]uint16, nq), make([]uint16, nk), make([]uint16, nk)
+			tensors.F32ToBF16(q16, in.q)
+			tensors.F32ToBF16(k16, in.k)
+			tensors.F32ToBF16(v16, in.v)
+			if err := Forward16(got[0], got[1], q16, k16, v16, p); err != nil {
+				t.Fatal(err)
+			}
+			if err := Backward16(got[2], got[3], got[4], in.do, q16, k16, v16, got[0], got[1], p); err != nil {
+				t.Fatal(err)
+			}
+			for a, name := range []string{"o", "lse", "dq", "dk", "dv"} {
+				for i := range want[a] {
+					if math.Float32bits(want[a][i]) != math.Float32bits(got[a][i]) {
+						t.Fatalf("%s dense=%v: %s[%d] = %g from bf16 inputs, %g from float32", c.name, mode, name, i, got[a][i], want[a][i])
+					}
+				}
+			}
+			p.BF16 = false
+			if Forward16(got[0], got[1], q16, k16, v16, p) == nil || Backward16(got[2], got[3], got[4], in.do, q16, k16, v16, got[0], got[1], p) == nil {
+				t.Errorf("%s: bf16 inputs without Params.BF16 accepted", c.name)
+			}
+			p.BF16 = true
+			if Forward16(got[0], got[1], q16[1:], k16, v16, p) == nil || Backward16(got[2], got[3], got[4], in.do, q16, k16, v16[1:], got[0], got[1], p) == nil {
+				t.Errorf("%s: short bf16 input accepted", c.name)
+			}
+		}
+		denseMode = prev
+	}
 }

@@ -104,7 +104,7 @@ func denseRun(n int, work int64, L int, bwd bool, f func(s *denseScratch, task i
 // ensure sizes s for segments of up to L tokens.
 func (s *denseScratch) ensure(L int, bwd bool) {
 	s.s, s.l = grow(s.s, L*L), grow(s.l, L)
-	n16 := L * denseLD(L)
+	n16 := L * max(L, gemm.PackedLD16) // rows at denseLD(L') for every segment length L' ≤ L
 	if len(s.p16) < n16 {
 		s.p16 = make([]uint16, n16)
 	}

@@ -3,6 +3,7 @@ package attention
 import (
 	"math"
 	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/glmflow/glmflow/kernels/gemm"
@@ -92,6 +93,30 @@ func TestDenseThreadCountInvariant(t *testing.T) {
 					t.Fatalf("GOMAXPROCS=%d: output %d element %d differs: %g vs %g", procs, a, i, got[a][i], ref[a][i])
 				}
 			}
+		}
+	}
+}
+
+// TestDenseFreshScratch: segments of even length below an odd longest one (whose bf16 rows use
+// different strides) run on a freshly sized scratch, forward and backward.
+func TestDenseFreshScratch(t *testing.T) {
+	prev := denseMode
+	denseMode = denseAlways
+	defer func() { denseMode = prev }()
+	for _, cu := range [][]int32{{0, 4, 9}, {0, 2, 3}, {0, 520, 1033}} {
+		T := int(cu[len(cu)-1])
+		c := tcase{name: "fresh", T: T, H: 2, K: 1, Dh: 16, cu: cu}
+		denseScratches = sync.Pool{} // no larger scratch left from another test
+		p := c.params()
+		p.BF16 = true
+		in := makeInputs(c, 5)
+		o, lse := make([]float32, T*2*16), make([]float32, 2*T)
+		dq, dk, dv := make([]float32, T*2*16), make([]float32, T*16), make([]float32, T*16)
+		if err := Forward(o, lse, in.q, in.k, in.v, p); err != nil {
+			t.Fatal(err)
+		}
+		if err := Backward(dq, dk, dv, in.do, in.q, in.k, in.v, o, lse, p); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

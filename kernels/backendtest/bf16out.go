@@ -1,12 +1,17 @@
 package backendtest
 
-import "github.com/glmflow/glmflow/tensors"
+import (
+	"github.com/glmflow/glmflow/kernels"
+	"github.com/glmflow/glmflow/tensors"
+)
 
 // testBF16Outputs checks the optional BF16 outputs (mixed precision: a result read only by
-// bf16 GEMMs is written rounded): RMSNorm's out, SwiGLU's out and SwiGLUBackward's dgate and
-// dup give exactly the bits of the F32 op followed by Cast (round to nearest even), with rstd
-// unchanged; a BF16 output of the wrong shape is an error. A backend that rejects the first
-// BF16 output skips the group (callers fall back to F32 + Cast).
+// bf16 GEMMs is written rounded): RMSNorm's out, SwiGLU's out, SwiGLUBackward's dgate and
+// dup and Rotary's out give exactly the bits of the F32 op followed by Cast (round to nearest
+// even), with rstd unchanged; a BF16 output of the wrong shape is an error. A backend that
+// rejects the first BF16 output skips the group (callers fall back to F32 + Cast). Then
+// Attention and AttentionBackward (opts.BF16) on BF16 q, k, v must give the bits of the same
+// calls on F32 q, k, v that round to them.
 func testBF16Outputs(e *env) {
 	const T, D = 3, 37
 	x, w := e.rand(T, D), e.rand(D)
@@ -40,6 +45,55 @@ func testBF16Outputs(e *env) {
 	e.sameBF16("SwiGLUBackward dup", du16, du)
 	if err := e.be.SwiGLUBackward(dg16, du, d, g, u); err == nil {
 		e.t.Error("SwiGLUBackward: BF16 dgate with F32 dup accepted")
+	}
+
+	const H, Dh = 2, 32
+	xr, cs, sn := e.rand(T, H, Dh), e.rand(T, Dh/2), e.rand(T, Dh/2)
+	r := e.out(T, H, Dh)
+	e.ok(e.be.Rotary(r, xr, cs, sn))
+	r16 := e.zeros(tensors.BF16, T, H, Dh)
+	e.ok(e.be.Rotary(r16, xr, cs, sn))
+	e.sameBF16("Rotary out", r16, r)
+	if err := e.be.Rotary(e.zeros(tensors.BF16, T, H, Dh+1), xr, cs, sn); err == nil {
+		e.t.Error("Rotary: BF16 out of the wrong shape accepted")
+	}
+
+	testBF16AttentionInputs(e)
+}
+
+// testBF16AttentionInputs: BF16 q, k, v (opts.BF16) give the bits of F32 inputs that round to
+// them, forward and backward, on two segments with GQA.
+func testBF16AttentionInputs(e *env) {
+	const T, H, K, Dh = 9, 4, 2, 16
+	opts := kernels.AttentionOpts{CuSeqlens: []int32{0, 4, T}, BF16: true}
+	q, k, v, do := e.rand(T, H, Dh), e.rand(T, K, Dh), e.rand(T, K, Dh), e.rand(T, H, Dh)
+	cast := func(x *tensors.Tensor) *tensors.Tensor {
+		y := e.zeros(tensors.BF16, x.Shape()...)
+		e.ok(e.be.Cast(y, x))
+		return y
+	}
+	q16, k16, v16 := cast(q), cast(k), cast(v)
+	o, lse, o16, lse16 := e.out(T, H, Dh), e.out(H, T), e.out(T, H, Dh), e.out(H, T)
+	e.ok(e.be.Attention(o, lse, q, k, v, opts))
+	if err := e.be.Attention(o16, lse16, q16, k16, v16, opts); err != nil {
+		e.t.Skipf("%s: no BF16 attention inputs: %v", e.be.Name(), err)
+	}
+	e.sameF32("Attention o (BF16 inputs)", o16, o)
+	e.sameF32("Attention lse (BF16 inputs)", lse16, lse)
+	dq, dk, dv := e.out(T, H, Dh), e.out(T, K, Dh), e.out(T, K, Dh)
+	dq16, dk16, dv16 := e.out(T, H, Dh), e.out(T, K, Dh), e.out(T, K, Dh)
+	e.ok(e.be.AttentionBackward(dq, dk, dv, do, q, k, v, o, lse, opts))
+	e.ok(e.be.AttentionBackward(dq16, dk16, dv16, do, q16, k16, v16, o, lse, opts))
+	e.sameF32("AttentionBackward dq (BF16 inputs)", dq16, dq)
+	e.sameF32("AttentionBackward dk (BF16 inputs)", dk16, dk)
+	e.sameF32("AttentionBackward dv (BF16 inputs)", dv16, dv)
+	if err := e.be.Attention(o16, lse16, q16, k, v16, opts); err == nil {
+		e.t.Error("Attention: BF16 q with F32 k accepted")
+	}
+	noBF16 := opts
+	noBF16.BF16 = false
+	if err := e.be.Attention(o16, lse16, q16, k16, v16, noBF16); err == nil {
+		e.t.Error("Attention: BF16 inputs without opts.BF16 accepted")
 	}
 }
 

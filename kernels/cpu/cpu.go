@@ -153,6 +153,14 @@ func f32(name string, t *tensors.Tensor, shape ...int) arg {
 	return arg{name, t, tensors.F32, shape}
 }
 
+// bf16 is a BF16 argument of the given shape (any shape when none is given).
+func bf16(name string, t *tensors.Tensor, shape ...int) arg {
+	if len(shape) == 0 {
+		shape = nil
+	}
+	return arg{name, t, tensors.BF16, shape}
+}
+
 // i32 is an I32 argument of the given shape.
 func i32(name string, t *tensors.Tensor, shape ...int) arg {
 	if len(shape) == 0 {

@@ -23,6 +23,12 @@ func (*Backend) Rotary(out, x, cos, sin *tensors.Tensor) error {
 	if err != nil {
 		return err
 	}
+	if out != nil && out.DType() == tensors.BF16 { // bf16 out: the rounded fp32 result
+		if err := check(op, f32("x", x), arg{"out", out, tensors.BF16, []int{T, H, Dh}}, f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
+			return err
+		}
+		return wrap(op, rotary.Forward16(out.BF16(), x.F32(), cos.F32(), sin.F32(), T, H, Dh, R))
+	}
 	if err := check(op, f32("x", x), f32("out", out, T, H, Dh), f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
 		return err
 	}

@@ -26,6 +26,8 @@
 // GLM-4.5V's text 64 of 128) rotate in assembly (rotate_amd64.s) with the Go loop's bits
 // (rounded products, then the add: TestAssemblyMatchesGo); BenchmarkVision compares the two.
 //
-// Non-goals: bf16 storage (callers convert), attention itself (package attention), computing
+// Forward16 writes bf16 (the float32 result rounded), for mixed-precision attention operands.
+//
+// Non-goals: bf16 inputs, attention itself (package attention), computing
 // position ids from image grids (stages).
 package rotary

@@ -2,7 +2,9 @@ package rotary
 
 import (
 	"fmt"
+
 	"github.com/glmflow/glmflow/kernels/internal/parallel"
+	"github.com/glmflow/glmflow/tensors"
 )
 
 // Forward rotates the first R dims of every head of x by the per-token angles and writes out
@@ -19,6 +21,33 @@ func Forward(out, x, cos, sin []float32, T, H, Dh, R int) error {
 		return err
 	}
 	run(T, H*Dh, func(t0, t1 int) { rotate(out, x, cos, sin, t0, t1, H, Dh, R, false) })
+	return nil
+}
+
+// Forward16 is Forward with out in bfloat16: Forward's float32 result rounded to nearest even
+// (tensors.F32ToBF16), token by token through a float32 row, so a mixed-precision caller gets
+// the bf16 operand of its attention products without a float32 copy.
+//
+//	out [T, H, Dh] bf16 bits
+//	x   [T, H, Dh]
+func Forward16(out []uint16, x, cos, sin []float32, T, H, Dh, R int) error {
+	const op = "rotary.Forward16"
+	if err := check(op, "x", "x", x, x, cos, sin, T, H, Dh, R); err != nil {
+		return err
+	}
+	if len(out) != T*H*Dh {
+		return fmt.Errorf("%s: len(out) = %d, want %d", op, len(out), T*H*Dh)
+	}
+	run(T, H*Dh, func(t0, t1 int) {
+		row := make([]float32, H*Dh)
+		for t := t0; t < t1; t++ {
+			o := t * H * Dh
+			src := x[o : o+H*Dh]
+			// One token: rotate into row (tokens [t, t+1) of a one-token view), then round.
+			rotate(row, src, cos[t*(R/2):(t+1)*(R/2)], sin[t*(R/2):(t+1)*(R/2)], 0, 1, H, Dh, R, false)
+			tensors.F32ToBF16(out[o:o+H*Dh], row)
+		}
+	})
 	return nil
 }
 

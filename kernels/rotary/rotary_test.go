@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/glmflow/glmflow/kernels/internal/kerneltest"
+	"github.com/glmflow/glmflow/tensors"
 )
 
 type shape struct{ T, H, Dh, R int }
@@ -271,5 +272,36 @@ func BenchmarkVision(b *testing.B) {
 				_ = Forward(x, x, c, s, sh.T, sh.H, sh.Dh, sh.R)
 			}
 		})
+	}
+}
+
+// TestForward16: the bf16 output is Forward's float32 result rounded (both row paths), and
+// bad lengths are errors.
+func TestForward16(t *testing.T) {
+	for i, sh := range shapes {
+		n := sh.T * sh.H * sh.Dh
+		x := kerneltest.Normal(kerneltest.RNG(uint64(500+i)), n, 1)
+		c, s := randomAngles(uint64(600+i), sh.T*sh.R/2)
+		want := make([]float32, n)
+		if err := Forward(want, x, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+			t.Fatal(err)
+		}
+		w16 := make([]uint16, n)
+		tensors.F32ToBF16(w16, want)
+		got := make([]uint16, n)
+		for j := range got {
+			got[j] = 0xffff
+		}
+		if err := Forward16(got, x, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+			t.Fatal(err)
+		}
+		for j := range got {
+			if got[j] != w16[j] {
+				t.Fatalf("%v: element %d = %#04x, want %#04x", sh, j, got[j], w16[j])
+			}
+		}
+		if Forward16(got[1:], x, c, s, sh.T, sh.H, sh.Dh, sh.R) == nil {
+			t.Errorf("%v: short out accepted", sh)
+		}
 	}
 }

@@ -115,6 +115,7 @@ type VisionStage struct {
 	// Mixed precision (vision_precision.go).
 	prec      visPrec
 	bf16Out   bool       // the backend writes BF16 GEMM operands from RMSNorm/SwiGLU (vision_precision.go)
+	attn16    bool       // bf16 mode keeps q, k, v as bf16 only (bf16Attention)
 	gemmSlots []int      // params indices of the GEMM weights
 	mu        sync.Mutex // guards gen, live, dirty
 	gen       *visGen    // current low-precision GEMM weights; nil in fp32 mode
@@ -170,6 +171,7 @@ func NewVisionStage(c VisionStageConfig) (*VisionStage, error) {
 	s := &VisionStage{cfg: c.Params.Config.Vision, tree: c.Params.Visual, be: c.Backend, frozen: c.Frozen, recompute: c.Recompute,
 		index: map[*Param]int{}, prec: prec}
 	s.bf16Out = prec == precBF16 && bf16Outputs(c.Backend)
+	s.attn16 = prec == precBF16 && bf16Attention(c.Backend)
 	for _, slot := range c.Params.Select(SelectVision()) {
 		v := slot.T
 		if v.Device() != c.Backend.Device() {

@@ -20,7 +20,7 @@ import (
 // h1, og, h2 and s are read only by GEMMs and are kept as GEMM operands (bf16 in bf16 mode).
 type visBlockAct struct {
 	x, rstd1, h1 *tensors.Tensor // block input [P, Dv], norm1 rstd [P], norm1 output [P, Dv]
-	q, k, v      *tensors.Tensor // [P, H, Dh], q and k after the rotary
+	q, k, v      *tensors.Tensor // [P, H, Dh], q and k after the rotary (bf16 with attn16)
 	o, lse       *tensors.Tensor // attention output [P, H, Dh], log-sum-exp [H, P]
 	og           *tensors.Tensor // o as a GEMM operand [P, Dv] (a view of o in fp32 mode)
 	x2, rstd2    *tensors.Tensor // residual after attention [P, Dv], norm2 rstd [P]
@@ -72,8 +72,15 @@ func (s *VisionStage) blockForward(o *visOps, w *visBlockW, a *visBlockAct, st *
 	o.linear(o.view(a.q, P, Dv), a.h1, w.q, w.qb)
 	o.linear(o.view(a.k, P, Dv), a.h1, w.k, w.kb)
 	o.linear(o.view(a.v, P, Dv), a.h1, w.v, w.vb)
-	o.do(func() error { return s.be.Rotary(a.q, a.q, st.cos, st.sin) })
-	o.do(func() error { return s.be.Rotary(a.k, a.k, st.cos, st.sin) })
+	if s.attn16 { // q, k, v kept as the bf16 operands of attention only
+		q16, k16 := o.alloc(tensors.BF16, P, H, Dh), o.alloc(tensors.BF16, P, H, Dh)
+		o.do(func() error { return s.be.Rotary(q16, a.q, st.cos, st.sin) })
+		o.do(func() error { return s.be.Rotary(k16, a.k, st.cos, st.sin) })
+		a.q, a.k, a.v = q16, k16, o.gemmIn(a.v)
+	} else {
+		o.do(func() error { return s.be.Rotary(a.q, a.q, st.cos, st.sin) })
+		o.do(func() error { return s.be.Rotary(a.k, a.k, st.cos, st.sin) })
+	}
 	a.o, a.lse = o.f32(P, H, Dh), o.f32(H, P)
 	o.do(func() error { return s.attention(st, a.o, a.lse, a.q, a.k, a.v) })
 	a.og = o.gemmIn(o.view(a.o, P, Dv))

@@ -85,6 +85,30 @@ func bf16Outputs(be kernels.Backend) bool {
 		be.SwiGLUBackward(y, z, x, x, x) == nil
 }
 
+// bf16Attention reports whether be takes the optional bf16 attention path: Rotary writing a
+// BF16 out and Attention/AttentionBackward reading BF16 q, k, v (opts.BF16), probed once on a
+// one-token problem. With it the bf16 stage keeps q, k, v only as bf16 (the rounded values
+// the attention products read anyway: the same bits as F32 inputs).
+func bf16Attention(be kernels.Backend) bool {
+	var err error
+	t := func(dt tensors.DType, shape ...int) *tensors.Tensor {
+		x, e := be.Alloc(dt, shape...)
+		if e != nil && err == nil {
+			err = e
+		}
+		return x
+	}
+	x, cs, o, lse := t(tensors.F32, 1, 1, 2), t(tensors.F32, 1, 1), t(tensors.F32, 1, 1, 2), t(tensors.F32, 1, 1)
+	q := t(tensors.BF16, 1, 1, 2)
+	dq, dk, dv := t(tensors.F32, 1, 1, 2), t(tensors.F32, 1, 1, 2), t(tensors.F32, 1, 1, 2)
+	if err != nil {
+		return false
+	}
+	opts := kernels.AttentionOpts{BF16: true}
+	return be.Rotary(q, x, cs, cs) == nil && be.Attention(o, lse, q, q, q, opts) == nil &&
+		be.AttentionBackward(dq, dk, dv, x, q, q, q, o, lse, opts) == nil
+}
+
 // visGen is one generation of the GEMM weights in the operand precision: low[i] is the copy
 // of params[gemmSlots[i]]; w has the GEMM weights as views of low and every other field as
 // the fp32 parameter, so micro-batch code reads all its weights from one visWeights.
