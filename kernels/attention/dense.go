@@ -156,16 +156,19 @@ func (p *plan) denseForward(s *denseScratch, o, lse []float32, seg, h int) {
 	p.maskPad(S, s0, L)
 	st := lse[h*p.T+s0 : h*p.T+s1]
 	for i := range L {
-		row := S[i*L : (i+1)*L]
+		row, p16 := S[i*L:(i+1)*L], P16[i*ld:i*ld+L]
 		m := rowMax(row)
 		if m == negInf { // every key padded: P = 0, o = 0
-			clear(row)
+			clear(p16)
 			l[i], st[i] = 0, posInf
-		} else {
-			l[i] = expSum(row, m)
-			st[i] = m + float32(math.Log(float64(l[i])))
+			continue
 		}
-		tensors.F32ToBF16(P16[i*ld:i*ld+L], row)
+		var ok bool
+		if l[i], ok = expSumRow16(row, m, p16); !ok { // both steps in one pass when it can
+			l[i] = expSum(row, m)
+			tensors.F32ToBF16(p16, row)
+		}
+		st[i] = m + float32(math.Log(float64(l[i])))
 	}
 	mm16(false, false, L, Dh, L, 1, P16, ld, in.v[k0:], ldk, 0, o[q0:], ldq)
 	for i := range L {
@@ -219,6 +222,9 @@ func (p *plan) denseBackward(s *denseScratch, dq, dk, dv, lse, D []float32, seg,
 				continue
 			}
 			pr, dr := St[j*L:(j+1)*L], dPt[j*L:(j+1)*L]
+			if probsDSRow16(pr, dr, st, d, p16, d16) { // the four steps below in one pass
+				continue
+			}
 			expSubRow(pr, st) // lse = +Inf → 0
 			dsSubRow(pr, dr, d)
 			tensors.F32ToBF16(p16, pr)

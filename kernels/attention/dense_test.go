@@ -3,10 +3,13 @@ package attention
 import (
 	"math"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 
 	"github.com/glmflow/glmflow/kernels/gemm"
+	"github.com/glmflow/glmflow/kernels/internal/kerneltest"
+	"github.com/glmflow/glmflow/tensors"
 )
 
 // withDense runs f with the dense-path selection forced to mode.
@@ -117,6 +120,52 @@ func TestDenseFreshScratch(t *testing.T) {
 		}
 		if err := Backward(dq, dk, dv, in.do, in.q, in.k, in.v, o, lse, p); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestFusedRows: the one-pass row kernels of the dense path give the bits of the steps they
+// replace (expSum or expSubRow and dsSubRow, then tensors.F32ToBF16), including rows with
+// masked scores (−Inf) and fully masked queries (lse = +Inf).
+func TestFusedRows(t *testing.T) {
+	if path != pathAVX512 {
+		t.Skip("the fused rows run on the AVX-512 path only")
+	}
+	r := kerneltest.RNG(77)
+	for _, n := range []int{16, 48, 256} {
+		st := kerneltest.Normal(r, n, 4)
+		dpt := kerneltest.Normal(r, n, 1)
+		lse := kerneltest.Normal(r, n, 2)
+		d := kerneltest.Normal(r, n, 1)
+		st[3], lse[5], st[7] = negInf, posInf, 80
+		// Backward row.
+		p16, ds16 := make([]uint16, n), make([]uint16, n)
+		if !probsDSRow16(slices.Clone(st), slices.Clone(dpt), lse, d, p16, ds16) {
+			t.Fatal("fused backward row not taken")
+		}
+		pr, dr := slices.Clone(st), slices.Clone(dpt)
+		expSubRow(pr, lse)
+		dsSubRow(pr, dr, d)
+		w16, wd16 := make([]uint16, n), make([]uint16, n)
+		tensors.F32ToBF16(w16, pr)
+		tensors.F32ToBF16(wd16, dr)
+		if !slices.Equal(p16, w16) || !slices.Equal(ds16, wd16) {
+			t.Errorf("n=%d: fused backward row differs from the separate steps", n)
+		}
+		// Forward row.
+		row := slices.Clone(st)
+		row[5] = 1
+		m := rowMax(row)
+		got16 := make([]uint16, n)
+		sum, ok := expSumRow16(row, m, got16)
+		if !ok {
+			t.Fatal("fused forward row not taken")
+		}
+		want := slices.Clone(row)
+		wsum := expSum(want, m)
+		tensors.F32ToBF16(w16, want)
+		if math.Float32bits(sum) != math.Float32bits(wsum) || !slices.Equal(got16, w16) {
+			t.Errorf("n=%d: fused forward row differs: sum %g vs %g", n, sum, wsum)
 		}
 	}
 }

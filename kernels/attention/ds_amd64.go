@@ -36,3 +36,40 @@ func expSumAsm(x []float32, m float32) float32 {
 	}
 	return expSumAVX2(&x[0], len(x), m)
 }
+
+// probsDS16AVX512 (softmax_amd64.s) does one row of the dense transposed backward for
+// i < 16·n16: P = e^(st[i] − lse[i]), dS = P·(dpt[i] − d[i]), stored only as bf16 into p16
+// and ds16, with the bits of expSubRow, dsSubRow and tensors.F32ToBF16.
+//
+//go:noescape
+func probsDS16AVX512(st, dpt, lse, d *float32, p16, ds16 *uint16, n16 int)
+
+// probsDSRow16 runs probsDS16AVX512 on a row when the path and length allow it (a multiple of
+// 16 on the AVX-512 path) and reports whether it did.
+func probsDSRow16(st, dpt, lse, d []float32, p16, ds16 []uint16) bool {
+	n := len(st)
+	if path != pathAVX512 || n == 0 || n%16 != 0 {
+		return false
+	}
+	_, _, _, _, _ = dpt[n-1], lse[n-1], d[n-1], p16[n-1], ds16[n-1]
+	probsDS16AVX512(&st[0], &dpt[0], &lse[0], &d[0], &p16[0], &ds16[0], n/16)
+	return true
+}
+
+// expSum16AVX512 (softmax_amd64.s) is expSumAVX512 for n = 16·n16 that writes e^(x[i] − m)
+// only as bf16 into p16 (x unchanged); the sum has expSumAVX512's bits.
+//
+//go:noescape
+func expSum16AVX512(x *float32, n16 int, m float32, p16 *uint16) float32
+
+// expSumRow16 is expSum followed by tensors.F32ToBF16 into p16 in one pass, without the
+// float32 probabilities, when the path and length allow it (AVX-512, a multiple of 16); ok
+// reports whether it ran.
+func expSumRow16(x []float32, m float32, p16 []uint16) (sum float32, ok bool) {
+	n := len(x)
+	if path != pathAVX512 || n == 0 || n%16 != 0 {
+		return 0, false
+	}
+	_ = p16[n-1]
+	return expSum16AVX512(&x[0], n/16, m, &p16[0]), true
+}

@@ -308,3 +308,144 @@ reduce:
 	MOVSS        X0, ret+24(FP)
 	VZEROUPPER
 	RET
+
+// ROUND16 stores the 16 float32 lanes of S to mem as bf16, rounded to nearest even with NaN
+// kept quiet (tensors.F32ToBF16's bits). Needs Z10 = 0x7fff, Z11 = 1, Z12 = 0x7fffffff,
+// Z13 = 0x7f800000, Z14 = 0x40; clobbers Z6–Z9, K1.
+#define ROUND16(S, mem) \
+	VPSRLD    $16, S, Z6 \
+	VPANDD    Z11, Z6, Z7 \
+	VPADDD    Z10, S, Z8 \
+	VPADDD    Z7, Z8, Z8 \
+	VPSRLD    $16, Z8, Z8 \
+	VPANDD    Z12, S, Z9 \
+	VPCMPUD   $6, Z13, Z9, K1 \
+	VPORD     Z14, Z6, K1, Z8 \
+	VPMOVDW   Z8, mem
+
+// func probsDS16AVX512(st, dpt, lse, d *float32, p16, ds16 *uint16, n16 int)
+//
+// One row of the dense transposed backward, 16 lanes at a time: P = e^(st − lse) (expSum's
+// exponential, lse per lane), dS = P·(dpt − d) (dsRow's two roundings); P and dS are stored
+// only as bf16, into p16 and ds16.
+TEXT ·probsDS16AVX512(SB), NOSPLIT, $0-56
+	MOVQ         st+0(FP), SI
+	MOVQ         dpt+8(FP), DX
+	MOVQ         lse+16(FP), R8
+	MOVQ         d+24(FP), R9
+	MOVQ         p16+32(FP), DI
+	MOVQ         ds16+40(FP), R10
+	MOVQ         n16+48(FP), CX
+	VBROADCASTSS C_LOG2E, Z16
+	VBROADCASTSS C_LN2HI, Z17
+	VBROADCASTSS C_LN2LO, Z18
+	VBROADCASTSS C_P0, Z19
+	VBROADCASTSS C_P1, Z20
+	VBROADCASTSS C_P2, Z21
+	VBROADCASTSS C_P3, Z22
+	VBROADCASTSS C_P4, Z23
+	VBROADCASTSS C_P5, Z24
+	VBROADCASTSS C_ONE, Z25
+	VBROADCASTSS C_LO, Z26
+	MOVL         $0x7fff, AX
+	VPBROADCASTD AX, Z10
+	MOVL         $1, AX
+	VPBROADCASTD AX, Z11
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z12
+	MOVL         $0x7f800000, AX
+	VPBROADCASTD AX, Z13
+	MOVL         $0x40, AX
+	VPBROADCASTD AX, Z14
+
+pdsloop:
+	VMOVUPS (SI), Z0
+	VMOVUPS (R8), Z27
+	EXPM512(Z0, Z1, Z2, Z3, Z4, K2) // Z3 = P
+	VMOVUPS (DX), Z5
+	VSUBPS  (R9), Z5, Z5            // dP − D
+	VMULPS  Z3, Z5, Z5              // dS
+	ROUND16(Z3, (DI))
+	ROUND16(Z5, (R10))
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $32, DI
+	ADDQ    $32, R10
+	DECQ    CX
+	JNZ     pdsloop
+	VZEROUPPER
+	RET
+
+// func expSum16AVX512(x *float32, n16 int, m float32, p16 *uint16) float32
+//
+// expSumAVX512 for n = 16·n16 that stores e^(x[i] − m) only as bf16 into p16 (x is left
+// unchanged) and returns the float32 sum, summed as expSumAVX512 sums (two accumulators,
+// 32 lanes per step, the same final reduction).
+TEXT ·expSum16AVX512(SB), NOSPLIT, $0-36
+	MOVQ         x+0(FP), SI
+	MOVQ         n16+8(FP), CX
+	VBROADCASTSS m+16(FP), Z27
+	MOVQ         p16+24(FP), DI
+	VBROADCASTSS C_LOG2E, Z16
+	VBROADCASTSS C_LN2HI, Z17
+	VBROADCASTSS C_LN2LO, Z18
+	VBROADCASTSS C_P0, Z19
+	VBROADCASTSS C_P1, Z20
+	VBROADCASTSS C_P2, Z21
+	VBROADCASTSS C_P3, Z22
+	VBROADCASTSS C_P4, Z23
+	VBROADCASTSS C_P5, Z24
+	VBROADCASTSS C_ONE, Z25
+	VBROADCASTSS C_LO, Z26
+	MOVL         $0x7fff, AX
+	VPBROADCASTD AX, Z10
+	MOVL         $1, AX
+	VPBROADCASTD AX, Z11
+	MOVL         $0x7fffffff, AX
+	VPBROADCASTD AX, Z12
+	MOVL         $0x7f800000, AX
+	VPBROADCASTD AX, Z13
+	MOVL         $0x40, AX
+	VPBROADCASTD AX, Z14
+	VPXORD       Z30, Z30, Z30
+	VPXORD       Z31, Z31, Z31
+
+e16loop32:
+	CMPQ    CX, $2
+	JB      e16loop16
+	VMOVUPS (SI), Z0
+	VMOVUPS 64(SI), Z5
+	EXPM512(Z0, Z1, Z2, Z3, Z4, K2)
+	EXPM512(Z5, Z1, Z2, Z15, Z4, K3)
+	VADDPS  Z3, Z30, Z30
+	VADDPS  Z15, Z31, Z31
+	ROUND16(Z3, (DI))
+	ROUND16(Z15, 32(DI))
+	ADDQ    $128, SI
+	ADDQ    $64, DI
+	SUBQ    $2, CX
+	JMP     e16loop32
+
+e16loop16:
+	TESTQ   CX, CX
+	JZ      e16reduce
+	VMOVUPS (SI), Z0
+	EXPM512(Z0, Z1, Z2, Z3, Z4, K2)
+	VADDPS  Z3, Z30, Z30
+	ROUND16(Z3, (DI))
+
+e16reduce:
+	VADDPS        Z31, Z30, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS        Y1, Y0, Y0
+	VEXTRACTF128  $1, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	MOVSS         X0, ret+32(FP)
+	VZEROUPPER
+	RET
