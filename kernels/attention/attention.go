@@ -165,15 +165,27 @@ func checkLen(op string, pairs ...any) error {
 	return nil
 }
 
-// checkLen16 is checkLen for bf16 inputs.
-func checkLen16(op string, pairs ...any) error {
-	for i := 0; i < len(pairs); i += 3 {
-		name, x, want := pairs[i].(string), pairs[i+1].([]uint16), pairs[i+2].(int)
-		if len(x) != want {
-			return fmt.Errorf("%s: len(%s) = %d, want %d", op, name, len(x), want)
+// newPlan16 is newPlan for the calls with bf16 q, k, v: it also requires Params.BF16 and
+// checks their lengths.
+func newPlan16(op string, p Params, q, k, v []uint16) (*plan, error) {
+	if !p.BF16 {
+		return nil, fmt.Errorf("%s: bf16 inputs need Params.BF16", op)
+	}
+	pl, err := newPlan(op, p)
+	if err != nil {
+		return nil, err
+	}
+	nq, nk := p.T*p.H*p.Dh, p.T*p.K*p.Dh
+	for _, a := range []struct {
+		name string
+		x    []uint16
+		want int
+	}{{"q", q, nq}, {"k", k, nk}, {"v", v, nk}} {
+		if len(a.x) != a.want {
+			return nil, fmt.Errorf("%s: len(%s) = %d, want %d", op, a.name, len(a.x), a.want)
 		}
 	}
-	return nil
+	return pl, nil
 }
 
 // Forward computes o = softmax(scale·q·kᵀ + mask)·v per query head and saves lse for Backward.
@@ -207,18 +219,11 @@ func Forward(o, lse, q, k, v []float32, p Params) error {
 // q, k, v that round to these.
 func Forward16(o, lse []float32, q, k, v []uint16, p Params) error {
 	const op = "attention.Forward16"
-	if !p.BF16 {
-		return fmt.Errorf("%s: bf16 inputs need Params.BF16", op)
-	}
-	pl, err := newPlan(op, p)
+	pl, err := newPlan16(op, p, q, k, v)
 	if err != nil {
 		return err
 	}
-	nq, nk := p.T*p.H*p.Dh, p.T*p.K*p.Dh
-	if err := checkLen(op, "o", o, nq, "lse", lse, p.H*p.T); err != nil {
-		return err
-	}
-	if err := checkLen16(op, "q", q, nq, "k", k, nk, "v", v, nk); err != nil {
+	if err := checkLen(op, "o", o, p.T*p.H*p.Dh, "lse", lse, p.H*p.T); err != nil {
 		return err
 	}
 	pl.in16 = &in16{q: q, k: k, v: v}
@@ -275,19 +280,13 @@ func Backward(dq, dk, dv, do, q, k, v, o, lse []float32, p Params) error {
 // float32).
 func Backward16(dq, dk, dv, do []float32, q, k, v []uint16, o, lse []float32, p Params) error {
 	const op = "attention.Backward16"
-	if !p.BF16 {
-		return fmt.Errorf("%s: bf16 inputs need Params.BF16", op)
-	}
-	pl, err := newPlan(op, p)
+	pl, err := newPlan16(op, p, q, k, v)
 	if err != nil {
 		return err
 	}
 	nq, nk := p.T*p.H*p.Dh, p.T*p.K*p.Dh
 	if err := checkLen(op, "dq", dq, nq, "dk", dk, nk, "dv", dv, nk, "do", do, nq,
 		"o", o, nq, "lse", lse, p.H*p.T); err != nil {
-		return err
-	}
-	if err := checkLen16(op, "q", q, nq, "k", k, nk, "v", v, nk); err != nil {
 		return err
 	}
 	D := pl.rowTerm(do, o)
