@@ -15,7 +15,10 @@ package glm4v
 //     gradients, merger activations) still take, since their fp32 values are needed as well.
 //   - bf16 too: the products of attention (S = q·kᵀ, P·v and the backward products;
 //     kernels.AttentionOpts.BF16: kernels/attention's dense per-image path for segments of up
-//     to 1024 tokens, flash tiles beyond), with fp32 softmax, statistics, q/k/v and outputs.
+//     to 1024 tokens, flash tiles beyond), with fp32 softmax, statistics and outputs. q, k, v
+//     are kept only as the bf16 operands when the backend takes bf16 attention inputs
+//     (bf16Attention: the rotary writes bf16 q, k; v is cast) — the same bits as rounding
+//     fp32 q, k, v inside attention, which is the fallback.
 //   - fp32: master weights and Param.Grad; every GEMM output and accumulator (VDPBF16PS
 //     accumulates bf16 products in fp32; dW accumulates into the fp32 Grad with β = 1);
 //     norms and their statistics, the attention softmax and outputs, rotary, SwiGLU/GELU, the residual stream,

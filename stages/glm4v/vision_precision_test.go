@@ -148,6 +148,32 @@ func TestVisionBF16(t *testing.T) {
 	}
 }
 
+// TestVisionBF16AttentionOperands: keeping q, k, v as bf16 only (attn16, when the backend
+// takes bf16 attention inputs) gives the bits of rounding them inside attention, for every
+// case (attention bias, several frames and grids).
+func TestVisionBF16AttentionOperands(t *testing.T) {
+	for _, c := range visPrecCases(t) {
+		cfg := c.p.Config.Vision
+		r := visRandGrad(c.in["pixel_values"].Dim(0)/4, cfg.OutHiddenSize, 41)
+		on := visNewStage(t, c.p, PrecisionBF16)
+		if !on.attn16 {
+			t.Fatal("the CPU backend's bf16 attention inputs were not detected")
+		}
+		off := visNewStage(t, c.p, PrecisionBF16)
+		off.attn16 = false
+		o1, g1 := visRun(t, on, c.in, r)
+		o2, g2 := visRun(t, off, c.in, r)
+		if visRelErr(o1, o2) != 0 {
+			t.Errorf("%s: image_embeds differ", c.name)
+		}
+		for name, g := range g2 {
+			if visRelErr(g1[name], g) != 0 {
+				t.Errorf("%s: %s differs", c.name, name)
+			}
+		}
+	}
+}
+
 // TestVisionDeterminism: a second step on the same stage (recycled, NaN-poisoned buffers),
 // a fresh stage, recomputation and another GEMM thread count all give bit-identical outputs
 // and gradients, in both precisions.
