@@ -291,7 +291,7 @@ func Backward16(dq, dk, dv, do []float32, q, k, v []uint16, o, lse []float32, p 
 	}
 	D := pl.rowTerm(do, o)
 	do16 := round16(do)
-	defer (&in16{do: do16}).release()
+	defer (&in16{do: do16}).release() // only do16 is recycled: q, k, v are the caller's
 	pl.in16 = &in16{q: q, k: k, v: v, do: do16}
 	pl.backward(dq, dk, dv, do, nil, nil, nil, lse, D)
 	return nil

@@ -1,6 +1,7 @@
 package attention
 
 import (
+	"fmt"
 	"math"
 	"testing"
 
@@ -75,13 +76,7 @@ func TestBF16Inputs(t *testing.T) {
 			if err := Backward16(got[2], got[3], got[4], in.do, q16, k16, v16, got[0], got[1], p); err != nil {
 				t.Fatal(err)
 			}
-			for a, name := range []string{"o", "lse", "dq", "dk", "dv"} {
-				for i := range want[a] {
-					if math.Float32bits(want[a][i]) != math.Float32bits(got[a][i]) {
-						t.Fatalf("%s dense=%v: %s[%d] = %g from bf16 inputs, %g from float32", c.name, mode, name, i, got[a][i], want[a][i])
-					}
-				}
-			}
+			sameBits(t, fmt.Sprintf("%s dense=%v, bf16 inputs vs float32", c.name, mode), got, want)
 			p.BF16 = false
 			if Forward16(got[0], got[1], q16, k16, v16, p) == nil || Backward16(got[2], got[3], got[4], in.do, q16, k16, v16, got[0], got[1], p) == nil {
 				t.Errorf("%s: bf16 inputs without Params.BF16 accepted", c.name)

@@ -2,7 +2,6 @@ package attention
 
 import (
 	"math"
-	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -79,25 +78,7 @@ func TestDenseThreadCountInvariant(t *testing.T) {
 	testBF16 = true
 	defer func() { testBF16 = false }()
 	c := tcase{T: 300, H: 4, K: 2, Dh: 64, cu: []int32{0, 1, 1, 150, 300}, pad: func(t int) bool { return t%11 == 0 }}
-	in := makeInputs(c, 4)
-	var ref [][]float32
-	for _, procs := range []int{1, 2, 3} {
-		old := runtime.GOMAXPROCS(procs)
-		o, lse, dq, dk, dv := runFwdBwd(t, c, in)
-		runtime.GOMAXPROCS(old)
-		got := [][]float32{o, lse, dq, dk, dv}
-		if ref == nil {
-			ref = got
-			continue
-		}
-		for a := range got {
-			for i := range got[a] {
-				if math.Float32bits(got[a][i]) != math.Float32bits(ref[a][i]) {
-					t.Fatalf("GOMAXPROCS=%d: output %d element %d differs: %g vs %g", procs, a, i, got[a][i], ref[a][i])
-				}
-			}
-		}
-	}
+	checkThreadCountInvariant(t, c, makeInputs(c, 4))
 }
 
 // TestDenseFreshScratch: segments of even length below an odd longest one (whose bf16 rows use
