@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/glmflow/glmflow/tensors"
 )
@@ -165,5 +166,77 @@ func BenchmarkBF16Round(b *testing.B) {
 		for _, n := range []int{512, 1024} {
 			b.Run(fmt.Sprintf("%s/n=%d", tr.name, n), func(b *testing.B) { benchBF16(b, true, tr.ta, tr.tb, n, n, n) })
 		}
+	}
+}
+
+// BenchmarkBF16PackedLD16: a row-major bf16 A stored at PackedLD16 (read in place) against the
+// same A stored compactly (packed), alternating in the same run, on attention's P·V shape and a
+// linear layer's; x_packed is the packed call's time over the in-place one.
+func BenchmarkBF16PackedLD16(b *testing.B) {
+	single(b)
+	for _, s := range []struct{ m, n, k int }{{256, 64, 256}, {1024, 384, 512}} {
+		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k), func(b *testing.B) {
+			a := make([]uint16, s.m*PackedLD16)
+			for i := range a {
+				a[i] = 0x3f80 + uint16(i%7)
+			}
+			compact := make([]uint16, s.m*s.k)
+			for i := range s.m {
+				copy(compact[i*s.k:(i+1)*s.k], a[i*PackedLD16:])
+			}
+			bb := make([]uint16, s.k*s.n)
+			for i := range bb {
+				bb[i] = 0x3f80 + uint16(i%5)
+			}
+			c := make([]float32, s.m*s.n)
+			var tIn, tPacked time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				SgemmBF16Serial(false, false, s.m, s.n, s.k, 1, a, PackedLD16, bb, s.n, 0, c, s.n)
+				t1 := time.Now()
+				SgemmBF16Serial(false, false, s.m, s.n, s.k, 1, compact, s.k, bb, s.n, 0, c, s.n)
+				tIn, tPacked = tIn+t1.Sub(t0), tPacked+time.Since(t1)
+			}
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/tIn.Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(tPacked.Seconds()/tIn.Seconds(), "x_packed")
+		})
+	}
+}
+
+// BenchmarkBF16KMajor: transposed bf16 A (weight gradients, attention's transposed products)
+// packed straight into its panels by interleaveK6 against the interleave-then-copy packing it
+// replaced, alternating in the same run; x_copy is the latter's time over the former's.
+func BenchmarkBF16KMajor(b *testing.B) {
+	single(b)
+	im := cur
+	if im.interleaveK6 == nil {
+		b.Skip("no interleaveK6 on this path")
+	}
+	k6 := im.interleaveK6
+	defer func() { im.interleaveK6 = k6 }()
+	for _, s := range []struct{ m, n, k int }{{256, 64, 256}, {1024, 384, 2048}} {
+		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k), func(b *testing.B) {
+			a := make([]uint16, s.k*s.m) // stored [k, m]: op(A) = Aᵀ
+			for i := range a {
+				a[i] = 0x3f80 + uint16(i%7)
+			}
+			bb := make([]uint16, s.k*s.n)
+			for i := range bb {
+				bb[i] = 0x3f80 + uint16(i%5)
+			}
+			c := make([]float32, s.m*s.n)
+			var tK6, tCopy time.Duration
+			for b.Loop() {
+				t0 := time.Now()
+				SgemmBF16Serial(true, false, s.m, s.n, s.k, 1, a, s.m, bb, s.n, 0, c, s.n)
+				t1 := time.Now()
+				im.interleaveK6 = nil
+				SgemmBF16Serial(true, false, s.m, s.n, s.k, 1, a, s.m, bb, s.n, 0, c, s.n)
+				im.interleaveK6 = k6
+				tK6, tCopy = tK6+t1.Sub(t0), tCopy+time.Since(t1)
+			}
+			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/tK6.Seconds()/1e9, "GFLOP/s")
+			b.ReportMetric(tCopy.Seconds()/tK6.Seconds(), "x_copy")
+		})
 	}
 }
