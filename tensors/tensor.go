@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"unsafe"
 )
@@ -140,14 +141,17 @@ func MustF32(data []float32, shape ...int) *Tensor {
 	return t
 }
 
-func (t *Tensor) DType() DType      { return t.dtype }
-func (t *Tensor) Rank() int         { return len(t.shape) }
-func (t *Tensor) Shape() []int      { return append([]int(nil), t.shape...) }
-func (t *Tensor) Device() Device    { return t.st.dev }
-func (t *Tensor) Storage() *Storage { return t.st }
-func (t *Tensor) Offset() int64     { return t.off }
-func (t *Tensor) NBytes() int64     { return int64(t.Numel()) * int64(t.dtype.Size()) }
-func (t *Tensor) Dim(i int) int     { return t.shape[i] }
+func (t *Tensor) DType() DType { return t.dtype }
+func (t *Tensor) Rank() int    { return len(t.shape) }
+func (t *Tensor) Shape() []int { return append([]int(nil), t.shape...) }
+
+// HasShape reports whether t's shape is exactly shape (without copying it as Shape does).
+func (t *Tensor) HasShape(shape ...int) bool { return slices.Equal(t.shape, shape) }
+func (t *Tensor) Device() Device             { return t.st.dev }
+func (t *Tensor) Storage() *Storage          { return t.st }
+func (t *Tensor) Offset() int64              { return t.off }
+func (t *Tensor) NBytes() int64              { return int64(t.Numel()) * int64(t.dtype.Size()) }
+func (t *Tensor) Dim(i int) int              { return t.shape[i] }
 func (t *Tensor) Numel() int {
 	n := 1
 	for _, d := range t.shape {

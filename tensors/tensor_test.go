@@ -287,3 +287,13 @@ func TestTypedViews(t *testing.T) {
 	}
 	_ = x.F32()
 }
+
+func TestHasShape(t *testing.T) {
+	x := New(F32, 2, 3)
+	if !x.HasShape(2, 3) || x.HasShape(3, 2) || x.HasShape(2, 3, 1) || x.HasShape() {
+		t.Errorf("HasShape wrong for %v", x)
+	}
+	if s := New(F32); !s.HasShape() {
+		t.Errorf("a scalar has shape []")
+	}
+}

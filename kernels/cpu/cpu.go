@@ -126,24 +126,13 @@ func check(op string, args ...arg) error {
 		if a.t.DType() != a.dtype {
 			return fmt.Errorf("cpu.%s: %s is %v, want %v", op, a.name, a.t, a.dtype)
 		}
-		if a.shape != nil && !shapeIs(a.t, a.shape) {
+		if a.shape != nil && !a.t.HasShape(a.shape...) {
 			return fmt.Errorf("cpu.%s: %s is %v, want shape %v", op, a.name, a.t, a.shape)
 		}
 	}
 	return nil
 }
 
-func shapeIs(t *tensors.Tensor, shape []int) bool {
-	if t.Rank() != len(shape) {
-		return false
-	}
-	for i, d := range shape {
-		if t.Dim(i) != d {
-			return false
-		}
-	}
-	return true
-}
 
 // f32 is an F32 argument of the given shape (nil: any).
 func f32(name string, t *tensors.Tensor, shape ...int) arg {

@@ -52,24 +52,13 @@ func (b *Backend) check(op string, args ...arg) error {
 			}
 			return fmt.Errorf("cuda.%s: %s is %v, want %v", op, a.name, a.t, a.dtype)
 		}
-		if a.shape != nil && !shapeIs(a.t, a.shape) {
+		if a.shape != nil && !a.t.HasShape(a.shape...) {
 			return fmt.Errorf("cuda.%s: %s is %v, want shape %v", op, a.name, a.t, a.shape)
 		}
 	}
 	return nil
 }
 
-func shapeIs(t *tensors.Tensor, shape []int) bool {
-	if t.Rank() != len(shape) {
-		return false
-	}
-	for i, d := range shape {
-		if t.Dim(i) != d {
-			return false
-		}
-	}
-	return true
-}
 
 // same checks F32 tensors of one shape; nil entries are allowed (optional outputs).
 func (b *Backend) same(op string, named ...any) error {
