@@ -133,7 +133,6 @@ func check(op string, args ...arg) error {
 	return nil
 }
 
-
 // f32 is an F32 argument of the given shape (nil: any).
 func f32(name string, t *tensors.Tensor, shape ...int) arg {
 	if len(shape) == 0 {

@@ -59,7 +59,6 @@ func (b *Backend) check(op string, args ...arg) error {
 	return nil
 }
 
-
 // same checks F32 tensors of one shape; nil entries are allowed (optional outputs).
 func (b *Backend) same(op string, named ...any) error {
 	var first *tensors.Tensor
