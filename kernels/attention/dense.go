@@ -16,7 +16,7 @@ import (
 //	forward  (task: segment, query head h):
 //	  S = scale·q_h·k_hᵀ [L, L]; P = exp(S − rowmax) in place; l = rowsum(P)
 //	  o_h = bf16(P)·v_h / l   (P rounded row by row into bf16 rows at gemm.PackedLD16, which
-//	                           the GEMM reads in place as its packed A; rows written into o)
+//	                           the GEMM reads in place as its A; rows written into o)
 //	  lse = rowmax + log l
 //	backward (task: segment, kv head; its G query heads in order), transposed (rows = keys):
 //	  Sᵀ = scale·k_h·q_hᵀ, Pᵀ = exp(Sᵀ − lse); dPᵀ = v_h·do_hᵀ; dSᵀ = Pᵀ ⊙ (dPᵀ − D)
@@ -130,10 +130,11 @@ func (p *plan) maskPad(S []float32, s0, L int) {
 	}
 }
 
-// denseLD is the row stride of the dense path's bf16 L×L matrices: gemm.PackedLD16 where the
-// GEMMs read them in place (even L up to gemm.PackedMaxK16), else L (packed as usual).
+// denseLD is the row stride of the dense path's bf16 L×L matrices: gemm.PackedLD16 (the
+// packed panels' stride, whose stagger keeps a tile's rows in different L1 sets) when a row
+// fits, else L. The GEMMs read them in place either way (even L).
 func denseLD(L int) int {
-	if L%2 == 0 && L <= gemm.PackedMaxK16 {
+	if L <= gemm.PackedLD16 {
 		return gemm.PackedLD16
 	}
 	return L

@@ -12,8 +12,6 @@ import "golang.org/x/sys/cpu" // CPU feature and OS register-state detection
 var (
 	_ [asmAStride - aStride]struct{}
 	_ [aStride - asmAStride]struct{}
-	_ [asmAStride16 - aStride16]struct{}
-	_ [aStride16 - asmAStride16]struct{}
 )
 
 func init() {
@@ -55,15 +53,16 @@ func avx512Tile(kMajor bool, mr, nc, kc int, a, b, c []float32, ldc int, alpha, 
 }
 
 // bf16Tile runs the 6×64 VDPBF16PS kernel variant for mr rows and ⌈nc/16⌉ vectors over kp
-// k pairs; the last vector is stored under an opmask of its valid lanes.
-func bf16Tile(kMajor bool, mr, nc, kp int, a, b []uint16, c []float32, ldc int, alpha, beta float32, load bool) {
+// k pairs (row-major A rows lda bf16 apart); the last vector is stored under an opmask of its
+// valid lanes.
+func bf16Tile(kMajor bool, mr, nc, kp int, a []uint16, lda int, b []uint16, c []float32, ldc int, alpha, beta float32, load bool) {
 	nv := (nc + 15) / 16
 	mask := 1<<(nc-16*(nv-1)) - 1
 	f := gemmBr[mr-1][nv-1]
 	if kMajor {
 		f = gemmBk[mr-1][nv-1]
 	}
-	f(kp, &a[0], &b[0], &c[0], ldc, alpha, beta, mask, b2i(load))
+	f(kp, &a[0], &b[0], &c[0], ldc, alpha, beta, mask, b2i(load), lda)
 }
 
 // avx2Tile runs the 6×16 YMM kernel variant; mask is the lane count of the last vector.

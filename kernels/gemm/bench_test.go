@@ -169,32 +169,39 @@ func BenchmarkBF16Round(b *testing.B) {
 	}
 }
 
-// BenchmarkBF16PackedLD16: a row-major bf16 A stored at PackedLD16 (read in place) against the
-// same A stored compactly (packed), alternating in the same run, on attention's P·V shape and a
-// linear layer's; x_packed is the packed call's time over the in-place one.
-func BenchmarkBF16PackedLD16(b *testing.B) {
+// BenchmarkBF16InPlaceA: a row-major bf16 A read in place against the same call with A
+// packed first (packAlways16), alternating in the same run, on attention's P·V shape (A at
+// PackedLD16), a linear layer's (Y = X·Wᵀ, A compact) and a long-k one; x_packed is the
+// packed call's time over the in-place one.
+func BenchmarkBF16InPlaceA(b *testing.B) {
 	single(b)
-	for _, s := range []struct{ m, n, k int }{{256, 64, 256}, {1024, 384, 512}} {
-		b.Run(fmt.Sprintf("%dx%dx%d", s.m, s.n, s.k), func(b *testing.B) {
-			a := make([]uint16, s.m*PackedLD16)
+	for _, s := range []struct {
+		m, n, k, lda int
+		transB       bool
+	}{{256, 64, 256, PackedLD16, false}, {2048, 384, 1024, 1024, true}, {512, 512, 4096, 4096, true}} {
+		b.Run(fmt.Sprintf("%dx%dx%d/lda=%d", s.m, s.n, s.k, s.lda), func(b *testing.B) {
+			a := make([]uint16, s.m*s.lda)
 			for i := range a {
 				a[i] = 0x3f80 + uint16(i%7)
-			}
-			compact := make([]uint16, s.m*s.k)
-			for i := range s.m {
-				copy(compact[i*s.k:(i+1)*s.k], a[i*PackedLD16:])
 			}
 			bb := make([]uint16, s.k*s.n)
 			for i := range bb {
 				bb[i] = 0x3f80 + uint16(i%5)
 			}
+			ldb := s.n
+			if s.transB {
+				ldb = s.k
+			}
 			c := make([]float32, s.m*s.n)
+			defer func() { packAlways16 = false }()
 			var tIn, tPacked time.Duration
 			for b.Loop() {
 				t0 := time.Now()
-				SgemmBF16Serial(false, false, s.m, s.n, s.k, 1, a, PackedLD16, bb, s.n, 0, c, s.n)
+				packAlways16 = false
+				SgemmBF16Serial(false, s.transB, s.m, s.n, s.k, 1, a, s.lda, bb, ldb, 0, c, s.n)
 				t1 := time.Now()
-				SgemmBF16Serial(false, false, s.m, s.n, s.k, 1, compact, s.k, bb, s.n, 0, c, s.n)
+				packAlways16 = true
+				SgemmBF16Serial(false, s.transB, s.m, s.n, s.k, 1, a, s.lda, bb, ldb, 0, c, s.n)
 				tIn, tPacked = tIn+t1.Sub(t0), tPacked+time.Since(t1)
 			}
 			b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/tIn.Seconds()/1e9, "GFLOP/s")

@@ -81,17 +81,16 @@ func (t *task) runDot(im *impl, ws *workspace) {
 	ws.ensure16(mr, nr, min(mcb, t.i1-t.i0), kc, min(ncb, t.j1-t.j0))
 	panel := mr * aStride16
 	inPlace := p.aInPlace16()
-	tile := func(ic, mc, jc, nc, kp int, beta float32, load bool) {
-		abuf := ws.a16
-		if inPlace {
-			abuf = p.a16[ic*aStride16:]
-		}
+	tile := func(ic, mc, pc, jc, nc, kp int, beta float32, load bool) {
 		for ir := 0; ir < mc; ir += mr {
 			rows := min(mr, mc-ir)
-			ap := abuf[ir/mr*panel:]
+			ap, lda := ws.a16[ir/mr*panel:], aStride16
+			if inPlace {
+				ap, lda = p.a16[(ic+ir)*p.lda+pc:], p.lda
+			}
 			crow := p.c[(ic+ir)*p.ldc+jc:]
 			for jr := 0; jr < nc; jr += nr {
-				im.dotTile(p.transA, rows, min(nr, nc-jr), kp, ap, ws.b16[jr*2*kp:], crow[jr:], p.ldc, p.alpha, beta, load)
+				im.dotTile(p.transA, rows, min(nr, nc-jr), kp, ap, lda, ws.b16[jr*2*kp:], crow[jr:], p.ldc, p.alpha, beta, load)
 			}
 		}
 	}
@@ -99,7 +98,11 @@ func (t *task) runDot(im *impl, ws *workspace) {
 	// the reverse. Pick the one that packs fewer elements (the arithmetic per C element, its
 	// k passes in order, is the same either way, so the choice never changes a result).
 	nIC, nJC := ceilDiv(t.i1-t.i0, mcb), ceilDiv(t.j1-t.j0, ncb)
-	if nJC*(t.i1-t.i0)+(t.j1-t.j0) < (t.i1-t.i0)+nIC*(t.j1-t.j0) {
+	aPacks := t.i1 - t.i0 // A elements packed per pass over all of B, per k column
+	if inPlace {
+		aPacks = 0
+	}
+	if nJC*aPacks+(t.j1-t.j0) < aPacks+nIC*(t.j1-t.j0) {
 		for pc := 0; pc < p.k; pc += kc {
 			kb := min(kc, p.k-pc)
 			kp := (kb + 1) / 2
@@ -115,7 +118,7 @@ func (t *task) runDot(im *impl, ws *workspace) {
 					if !inPlace {
 						p.packA16(im, ws, ic, mc, pc, kb)
 					}
-					tile(ic, mc, jc, nc, kp, beta, load)
+					tile(ic, mc, pc, jc, nc, kp, beta, load)
 				}
 			}
 		}
@@ -136,27 +139,28 @@ func (t *task) runDot(im *impl, ws *workspace) {
 			for jc := t.j0; jc < t.j1; jc += ncb {
 				nc := min(ncb, t.j1-jc)
 				p.packB16(im, nr, ws, pc, kb, jc, nc)
-				tile(ic, mc, jc, nc, kp, beta, load)
+				tile(ic, mc, pc, jc, nc, kp, beta, load)
 			}
 		}
 	}
 }
 
-// PackedLD16 is the leading dimension (bf16 elements) at which SgemmBF16 and SgemmBF16Serial
-// read a row-major A (transA false) without copying it on PathAVX512BF16, when k is even and at
-// most PackedMaxK16: each 6 rows then already are a packed A panel. Callers that produce A
-// themselves (attention's probability and dS rows) write it at this stride to skip packing.
-// Results are the same bits as with any other lda.
+// PackedLD16 is the leading dimension (bf16 elements) of the packed row-major A panels: k up
+// to kcMax with one cache line of stagger, so the 6 rows of a panel fall in different L1
+// sets. On PathAVX512BF16 SgemmBF16 reads a row-major A (transA false) with even k in place at
+// any lda; callers that produce A themselves (attention's probability and dS rows) may
+// write it at this stride to get the packed panels' cache behaviour.
 const PackedLD16 = aStride16
 
-// PackedMaxK16 is the largest k for which an A with lda == PackedLD16 is read in place.
-const PackedMaxK16 = kcMax
-
-// aInPlace16 reports whether runDot reads op(A) in place (see PackedLD16): one k pass over
-// pairs, so the packed panel layout and the stored rows coincide.
+// aInPlace16 reports whether runDot reads op(A) in place: row-major bf16 A whose k pairs
+// never straddle the end of a row (k even; the packed panels pad an odd k with a zero).
+// The kernels read the same pairs in the same order either way, so results are the same bits.
 func (p *problem) aInPlace16() bool {
-	return !p.transA && !p.roundA && p.lda == aStride16 && p.k <= kcMax && p.k%2 == 0 && aligned4(p.a16)
+	return !packAlways16 && !p.transA && !p.roundA && p.k%2 == 0
 }
+
+// packAlways16 turns reading A in place off (BenchmarkBF16InPlaceA's baseline).
+var packAlways16 bool
 
 // nBlock16 is the packed bf16 B block width for pass length kc: a multiple of nr within
 // bBlock16 bf16 elements.

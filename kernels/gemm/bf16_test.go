@@ -367,29 +367,40 @@ func TestBF16LoopOrders(t *testing.T) {
 	}
 }
 
-// TestBF16PackedLD16: an A stored at lda == PackedLD16 (read in place on PathAVX512BF16 when k
-// is even and ≤ PackedMaxK16) gives the bits of the same A stored compactly, with garbage in
-// the row padding; odd k and k > PackedMaxK16 at that lda take the packing path and agree too.
-func TestBF16PackedLD16(t *testing.T) {
+// TestBF16InPlaceA: a row-major bf16 A with even k is read in place at any lda (on
+// PathAVX512BF16; packed on the others) and must give the bits of the packed panels, which
+// SgemmBF16Round always uses (its A is already bf16-exact, so rounding changes nothing).
+// Rows sit at lda = k, odd lda (rows not 4-byte aligned), PackedLD16 and a 4 KiB stride,
+// with NaN between rows that must never be read; k covers one and several k passes, and odd
+// k (packed on every path).
+func TestBF16InPlaceA(t *testing.T) {
 	forEachBF16Path(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(31, 32))
-		for _, sh := range [][3]int{{256, 64, 256}, {43, 70, 128}, {7, 64, 2}, {1030, 96, 512}, {50, 64, 255}, {20, 33, 530}} {
+		for _, sh := range [][3]int{{256, 64, 256}, {43, 70, 128}, {7, 64, 2}, {1030, 96, 512}, {50, 64, 255}, {20, 33, 530}, {13, 130, 1152}} {
 			m, n, k := sh[0], sh[1], sh[2]
-			for _, beta := range []float32{0, 0.5} {
-				g := newCase16(r, false, false, m, n, k, 0.75, beta, 0)
-				wide := make([]uint16, (m-1)*PackedLD16+k)
-				for i := range wide {
-					wide[i] = 0x7fc1 // NaN bits in the padding: must never be read
+			for _, lda := range []int{k, k + 1, PackedLD16, 2048} {
+				if lda < k {
+					continue
 				}
-				for i := range m {
-					copy(wide[i*PackedLD16:i*PackedLD16+k], g.a16[i*g.lda:i*g.lda+k])
-				}
-				want, got := slices.Clone(g.c), slices.Clone(g.c)
-				SgemmBF16(false, false, m, n, k, g.alpha, g.a16, g.lda, g.b16, g.ldb, beta, want, g.ldc)
-				SgemmBF16Serial(false, false, m, n, k, g.alpha, wide, PackedLD16, g.b16, g.ldb, beta, got, g.ldc)
-				for i := range want {
-					if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
-						t.Fatalf("m=%d n=%d k=%d beta=%v: C[%d] = %g at lda %d, %g compact", m, n, k, beta, i, got[i], PackedLD16, want[i])
+				for _, beta := range []float32{0, 0.5} {
+					g := newCase16(r, false, false, m, n, k, 0.75, beta, 0)
+					wide := make([]uint16, (m-1)*lda+k)
+					wide32 := make([]float32, len(wide))
+					for i := range wide {
+						wide[i] = 0x7fc1 // NaN bits between rows
+					}
+					for i := range m {
+						copy(wide[i*lda:i*lda+k], g.a16[i*g.lda:i*g.lda+k])
+					}
+					tensors.BF16ToF32(wide32, wide)
+					want, got, ser := slices.Clone(g.c), slices.Clone(g.c), slices.Clone(g.c)
+					SgemmBF16Round(false, false, m, n, k, g.alpha, wide32, lda, g.b16, g.ldb, beta, want, g.ldc)
+					SgemmBF16(false, false, m, n, k, g.alpha, wide, lda, g.b16, g.ldb, beta, got, g.ldc)
+					SgemmBF16Serial(false, false, m, n, k, g.alpha, wide, lda, g.b16, g.ldb, beta, ser, g.ldc)
+					for i := range want {
+						if math.Float32bits(want[i]) != math.Float32bits(got[i]) || math.Float32bits(want[i]) != math.Float32bits(ser[i]) {
+							t.Fatalf("m=%d n=%d k=%d lda=%d beta=%v: C[%d] = %g (serial %g) in place, %g packed", m, n, k, lda, beta, i, got[i], ser[i], want[i])
+						}
 					}
 				}
 			}

@@ -51,7 +51,8 @@
 // # Blocking
 //
 // For each k pass of kc ≤ 512 (equal passes, depending on k only), an A block of up to
-// ≈1024 rows is packed into 6-row panels (row-major for op(A)=A, k-major for Aᵀ) and a B
+// ≈1024 rows is packed into 6-row panels (row-major for op(A)=A, k-major for Aᵀ; a
+// row-major bf16 A with even k is read in place instead, its rows lda apart) and a B
 // block of kc × nc (1 MiB) into 64-column panels (8×8 assembly transposes for Bᵀ). The kernel
 // keeps one A panel in L1 and streams B panels. See blocking.go.
 //

@@ -4,14 +4,16 @@
 
 #include "textflag.h"
 
-// func gemmB_r1x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r1x1(SB), NOSPLIT, $0-64
+// func gemmB_r1x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r1x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	MOVQ DI, R9
 	PREFETCHT0 0(R9)
@@ -65,14 +67,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r1x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r1x2(SB), NOSPLIT, $0-64
+// func gemmB_r1x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r1x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	MOVQ DI, R9
@@ -142,14 +146,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r1x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r1x3(SB), NOSPLIT, $0-64
+// func gemmB_r1x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r1x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -235,14 +241,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r1x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r1x4(SB), NOSPLIT, $0-64
+// func gemmB_r1x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r1x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -344,14 +352,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r2x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r2x1(SB), NOSPLIT, $0-64
+// func gemmB_r2x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r2x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	MOVQ DI, R9
@@ -364,22 +374,22 @@ loop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
 	VMOVUPS 256(DX), Z24
 	VPBROADCASTD 4(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
-	VPBROADCASTD 1092(SI), Z31
+	VPBROADCASTD 4(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z1 (Intel: zmm1 += zmm31·zmm24)
 	VMOVUPS 512(DX), Z24
 	VPBROADCASTD 8(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
 	VMOVUPS 768(DX), Z24
 	VPBROADCASTD 12(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
-	VPBROADCASTD 1100(SI), Z31
+	VPBROADCASTD 12(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z1 (Intel: zmm1 += zmm31·zmm24)
 	ADDQ $16, SI
 	ADDQ $1024, DX
@@ -393,7 +403,7 @@ tailloop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
 	ADDQ $4, SI
 	ADDQ $256, DX
@@ -425,14 +435,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r2x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r2x2(SB), NOSPLIT, $0-64
+// func gemmB_r2x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r2x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -451,7 +463,7 @@ loop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
 	VMOVUPS 256(DX), Z24
@@ -459,7 +471,7 @@ loop:
 	VPBROADCASTD 4(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
-	VPBROADCASTD 1092(SI), Z31
+	VPBROADCASTD 4(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z2 (Intel: zmm2 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z31, Z3 (Intel: zmm3 += zmm31·zmm25)
 	VMOVUPS 512(DX), Z24
@@ -467,7 +479,7 @@ loop:
 	VPBROADCASTD 8(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
 	VMOVUPS 768(DX), Z24
@@ -475,7 +487,7 @@ loop:
 	VPBROADCASTD 12(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
-	VPBROADCASTD 1100(SI), Z31
+	VPBROADCASTD 12(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z2 (Intel: zmm2 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z31, Z3 (Intel: zmm3 += zmm31·zmm25)
 	ADDQ $16, SI
@@ -492,7 +504,7 @@ tailloop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
 	ADDQ $4, SI
@@ -533,14 +545,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r2x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r2x3(SB), NOSPLIT, $0-64
+// func gemmB_r2x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r2x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -565,7 +579,7 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
@@ -576,7 +590,7 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
-	VPBROADCASTD 1092(SI), Z31
+	VPBROADCASTD 4(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z31, Z4 (Intel: zmm4 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z31, Z5 (Intel: zmm5 += zmm31·zmm26)
@@ -587,7 +601,7 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
@@ -598,7 +612,7 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
-	VPBROADCASTD 1100(SI), Z31
+	VPBROADCASTD 12(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z31, Z4 (Intel: zmm4 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z31, Z5 (Intel: zmm5 += zmm31·zmm26)
@@ -618,7 +632,7 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
@@ -668,14 +682,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r2x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r2x4(SB), NOSPLIT, $0-64
+// func gemmB_r2x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r2x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -706,7 +722,7 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
@@ -720,7 +736,7 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z3 (Intel: zmm3 += zmm30·zmm27)
-	VPBROADCASTD 1092(SI), Z31
+	VPBROADCASTD 4(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z4 (Intel: zmm4 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z5 (Intel: zmm5 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z6 (Intel: zmm6 += zmm31·zmm26)
@@ -734,7 +750,7 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
@@ -748,7 +764,7 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z3 (Intel: zmm3 += zmm30·zmm27)
-	VPBROADCASTD 1100(SI), Z31
+	VPBROADCASTD 12(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z4 (Intel: zmm4 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z5 (Intel: zmm5 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z6 (Intel: zmm6 += zmm31·zmm26)
@@ -771,7 +787,7 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
@@ -830,14 +846,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r3x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r3x1(SB), NOSPLIT, $0-64
+// func gemmB_r3x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r3x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -853,30 +871,30 @@ loop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
 	VMOVUPS 256(DX), Z24
 	VPBROADCASTD 4(SI), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z0 (Intel: zmm0 += zmm31·zmm24)
-	VPBROADCASTD 1092(SI), Z28
+	VPBROADCASTD 4(SI)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z28, Z1 (Intel: zmm1 += zmm28·zmm24)
-	VPBROADCASTD 2180(SI), Z29
+	VPBROADCASTD 4(SI)(R10*2), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	VMOVUPS 512(DX), Z24
 	VPBROADCASTD 8(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
-	VPBROADCASTD 1096(SI), Z31
+	VPBROADCASTD 8(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z1 (Intel: zmm1 += zmm31·zmm24)
-	VPBROADCASTD 2184(SI), Z28
+	VPBROADCASTD 8(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z28, Z2 (Intel: zmm2 += zmm28·zmm24)
 	VMOVUPS 768(DX), Z24
 	VPBROADCASTD 12(SI), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z0 (Intel: zmm0 += zmm29·zmm24)
-	VPBROADCASTD 1100(SI), Z30
+	VPBROADCASTD 12(SI)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z30, Z1 (Intel: zmm1 += zmm30·zmm24)
-	VPBROADCASTD 2188(SI), Z31
+	VPBROADCASTD 12(SI)(R10*2), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z2 (Intel: zmm2 += zmm31·zmm24)
 	ADDQ $16, SI
 	ADDQ $1024, DX
@@ -890,9 +908,9 @@ tailloop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
 	ADDQ $4, SI
 	ADDQ $256, DX
@@ -931,14 +949,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r3x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r3x2(SB), NOSPLIT, $0-64
+// func gemmB_r3x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r3x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -962,10 +982,10 @@ loop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
 	VMOVUPS 256(DX), Z24
@@ -973,10 +993,10 @@ loop:
 	VPBROADCASTD 4(SI), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z0 (Intel: zmm0 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z1 (Intel: zmm1 += zmm31·zmm25)
-	VPBROADCASTD 1092(SI), Z28
+	VPBROADCASTD 4(SI)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z28, Z2 (Intel: zmm2 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z28, Z3 (Intel: zmm3 += zmm28·zmm25)
-	VPBROADCASTD 2180(SI), Z29
+	VPBROADCASTD 4(SI)(R10*2), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	VMOVUPS 512(DX), Z24
@@ -984,10 +1004,10 @@ loop:
 	VPBROADCASTD 8(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
-	VPBROADCASTD 1096(SI), Z31
+	VPBROADCASTD 8(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z2 (Intel: zmm2 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z31, Z3 (Intel: zmm3 += zmm31·zmm25)
-	VPBROADCASTD 2184(SI), Z28
+	VPBROADCASTD 8(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z5 (Intel: zmm5 += zmm28·zmm25)
 	VMOVUPS 768(DX), Z24
@@ -995,10 +1015,10 @@ loop:
 	VPBROADCASTD 12(SI), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z0 (Intel: zmm0 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z1 (Intel: zmm1 += zmm29·zmm25)
-	VPBROADCASTD 1100(SI), Z30
+	VPBROADCASTD 12(SI)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z30, Z3 (Intel: zmm3 += zmm30·zmm25)
-	VPBROADCASTD 2188(SI), Z31
+	VPBROADCASTD 12(SI)(R10*2), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z4 (Intel: zmm4 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z5 (Intel: zmm5 += zmm31·zmm25)
 	ADDQ $16, SI
@@ -1015,10 +1035,10 @@ tailloop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
 	ADDQ $4, SI
@@ -1070,14 +1090,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r3x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r3x3(SB), NOSPLIT, $0-64
+// func gemmB_r3x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r3x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1109,11 +1131,11 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
@@ -1124,11 +1146,11 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z0 (Intel: zmm0 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z1 (Intel: zmm1 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z31, Z2 (Intel: zmm2 += zmm31·zmm26)
-	VPBROADCASTD 1092(SI), Z28
+	VPBROADCASTD 4(SI)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z28, Z3 (Intel: zmm3 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z28, Z4 (Intel: zmm4 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z28, Z5 (Intel: zmm5 += zmm28·zmm26)
-	VPBROADCASTD 2180(SI), Z29
+	VPBROADCASTD 4(SI)(R10*2), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z29, Z6 (Intel: zmm6 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z29, Z7 (Intel: zmm7 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z29, Z8 (Intel: zmm8 += zmm29·zmm26)
@@ -1139,11 +1161,11 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
-	VPBROADCASTD 1096(SI), Z31
+	VPBROADCASTD 8(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z31, Z4 (Intel: zmm4 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z31, Z5 (Intel: zmm5 += zmm31·zmm26)
-	VPBROADCASTD 2184(SI), Z28
+	VPBROADCASTD 8(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z28, Z6 (Intel: zmm6 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z28, Z7 (Intel: zmm7 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z28, Z8 (Intel: zmm8 += zmm28·zmm26)
@@ -1154,11 +1176,11 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z0 (Intel: zmm0 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z1 (Intel: zmm1 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z29, Z2 (Intel: zmm2 += zmm29·zmm26)
-	VPBROADCASTD 1100(SI), Z30
+	VPBROADCASTD 12(SI)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z30, Z3 (Intel: zmm3 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z30, Z4 (Intel: zmm4 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z30, Z5 (Intel: zmm5 += zmm30·zmm26)
-	VPBROADCASTD 2188(SI), Z31
+	VPBROADCASTD 12(SI)(R10*2), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z31, Z8 (Intel: zmm8 += zmm31·zmm26)
@@ -1178,11 +1200,11 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
@@ -1247,14 +1269,16 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r3x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r3x4(SB), NOSPLIT, $0-64
+// func gemmB_r3x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r3x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1294,12 +1318,12 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
@@ -1313,12 +1337,12 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z1 (Intel: zmm1 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z31, Z2 (Intel: zmm2 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z31, Z3 (Intel: zmm3 += zmm31·zmm27)
-	VPBROADCASTD 1092(SI), Z28
+	VPBROADCASTD 4(SI)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z5 (Intel: zmm5 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z28, Z6 (Intel: zmm6 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z28, Z7 (Intel: zmm7 += zmm28·zmm27)
-	VPBROADCASTD 2180(SI), Z29
+	VPBROADCASTD 4(SI)(R10*2), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z8 (Intel: zmm8 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z9 (Intel: zmm9 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z29, Z10 (Intel: zmm10 += zmm29·zmm26)
@@ -1332,12 +1356,12 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z3 (Intel: zmm3 += zmm30·zmm27)
-	VPBROADCASTD 1096(SI), Z31
+	VPBROADCASTD 8(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z4 (Intel: zmm4 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z5 (Intel: zmm5 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z6 (Intel: zmm6 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z7 (Intel: zmm7 += zmm31·zmm27)
-	VPBROADCASTD 2184(SI), Z28
+	VPBROADCASTD 8(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z8 (Intel: zmm8 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z9 (Intel: zmm9 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z10 (Intel: zmm10 += zmm28·zmm26)
@@ -1351,12 +1375,12 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z1 (Intel: zmm1 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z29, Z2 (Intel: zmm2 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z29, Z3 (Intel: zmm3 += zmm29·zmm27)
-	VPBROADCASTD 1100(SI), Z30
+	VPBROADCASTD 12(SI)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z30, Z6 (Intel: zmm6 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z30, Z7 (Intel: zmm7 += zmm30·zmm27)
-	VPBROADCASTD 2188(SI), Z31
+	VPBROADCASTD 12(SI)(R10*2), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z8 (Intel: zmm8 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z9 (Intel: zmm9 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z31, Z10 (Intel: zmm10 += zmm31·zmm26)
@@ -1379,12 +1403,12 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
@@ -1462,14 +1486,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r4x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r4x1(SB), NOSPLIT, $0-64
+// func gemmB_r4x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r4x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1488,40 +1516,41 @@ loop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	VMOVUPS 256(DX), Z24
 	VPBROADCASTD 4(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1092(SI), Z29
+	VPBROADCASTD 4(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2180(SI), Z30
+	VPBROADCASTD 4(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3268(SI), Z31
+	VPBROADCASTD 4(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	VMOVUPS 512(DX), Z24
 	VPBROADCASTD 8(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2184(SI), Z30
+	VPBROADCASTD 8(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3272(SI), Z31
+	VPBROADCASTD 8(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	VMOVUPS 768(DX), Z24
 	VPBROADCASTD 12(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1100(SI), Z29
+	VPBROADCASTD 12(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2188(SI), Z30
+	VPBROADCASTD 12(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3276(SI), Z31
+	VPBROADCASTD 12(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -1533,13 +1562,14 @@ tailloop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -1583,14 +1613,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r4x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r4x2(SB), NOSPLIT, $0-64
+// func gemmB_r4x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r4x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1619,13 +1653,13 @@ loop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
 	VMOVUPS 256(DX), Z24
@@ -1633,13 +1667,13 @@ loop:
 	VPBROADCASTD 4(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1092(SI), Z29
+	VPBROADCASTD 4(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2180(SI), Z30
+	VPBROADCASTD 4(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3268(SI), Z31
+	VPBROADCASTD 4(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
 	VMOVUPS 512(DX), Z24
@@ -1647,13 +1681,13 @@ loop:
 	VPBROADCASTD 8(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2184(SI), Z30
+	VPBROADCASTD 8(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3272(SI), Z31
+	VPBROADCASTD 8(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
 	VMOVUPS 768(DX), Z24
@@ -1661,16 +1695,17 @@ loop:
 	VPBROADCASTD 12(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1100(SI), Z29
+	VPBROADCASTD 12(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2188(SI), Z30
+	VPBROADCASTD 12(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3276(SI), Z31
+	VPBROADCASTD 12(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -1684,16 +1719,17 @@ tailloop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -1753,14 +1789,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r4x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r4x3(SB), NOSPLIT, $0-64
+// func gemmB_r4x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r4x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -1799,15 +1839,15 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
@@ -1818,15 +1858,15 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1092(SI), Z29
+	VPBROADCASTD 4(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2180(SI), Z30
+	VPBROADCASTD 4(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3268(SI), Z31
+	VPBROADCASTD 4(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
@@ -1837,15 +1877,15 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2184(SI), Z30
+	VPBROADCASTD 8(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3272(SI), Z31
+	VPBROADCASTD 8(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
@@ -1856,19 +1896,20 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1100(SI), Z29
+	VPBROADCASTD 12(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2188(SI), Z30
+	VPBROADCASTD 12(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3276(SI), Z31
+	VPBROADCASTD 12(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -1884,19 +1925,20 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -1972,14 +2014,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r4x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r4x4(SB), NOSPLIT, $0-64
+// func gemmB_r4x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r4x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2028,17 +2074,17 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
@@ -2052,17 +2098,17 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1092(SI), Z29
+	VPBROADCASTD 4(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2180(SI), Z30
+	VPBROADCASTD 4(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3268(SI), Z31
+	VPBROADCASTD 4(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
@@ -2076,17 +2122,17 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2184(SI), Z30
+	VPBROADCASTD 8(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3272(SI), Z31
+	VPBROADCASTD 8(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
@@ -2100,22 +2146,23 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1100(SI), Z29
+	VPBROADCASTD 12(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2188(SI), Z30
+	VPBROADCASTD 12(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3276(SI), Z31
+	VPBROADCASTD 12(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z15 (Intel: zmm15 += zmm31·zmm27)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -2133,22 +2180,23 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z15 (Intel: zmm15 += zmm31·zmm27)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -2240,14 +2288,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r5x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r5x1(SB), NOSPLIT, $0-64
+// func gemmB_r5x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r5x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2269,48 +2321,49 @@ loop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
 	VMOVUPS 256(DX), Z24
 	VPBROADCASTD 4(SI), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z0 (Intel: zmm0 += zmm29·zmm24)
-	VPBROADCASTD 1092(SI), Z30
+	VPBROADCASTD 4(SI)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z30, Z1 (Intel: zmm1 += zmm30·zmm24)
-	VPBROADCASTD 2180(SI), Z31
+	VPBROADCASTD 4(SI)(R10*2), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z2 (Intel: zmm2 += zmm31·zmm24)
-	VPBROADCASTD 3268(SI), Z28
+	VPBROADCASTD 4(R11), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z28, Z3 (Intel: zmm3 += zmm28·zmm24)
-	VPBROADCASTD 4356(SI), Z29
+	VPBROADCASTD 4(R11)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	VMOVUPS 512(DX), Z24
 	VPBROADCASTD 8(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
-	VPBROADCASTD 1096(SI), Z31
+	VPBROADCASTD 8(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z1 (Intel: zmm1 += zmm31·zmm24)
-	VPBROADCASTD 2184(SI), Z28
+	VPBROADCASTD 8(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z28, Z2 (Intel: zmm2 += zmm28·zmm24)
-	VPBROADCASTD 3272(SI), Z29
+	VPBROADCASTD 8(R11), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
-	VPBROADCASTD 4360(SI), Z30
+	VPBROADCASTD 8(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	VMOVUPS 768(DX), Z24
 	VPBROADCASTD 12(SI), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z0 (Intel: zmm0 += zmm31·zmm24)
-	VPBROADCASTD 1100(SI), Z28
+	VPBROADCASTD 12(SI)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z28, Z1 (Intel: zmm1 += zmm28·zmm24)
-	VPBROADCASTD 2188(SI), Z29
+	VPBROADCASTD 12(SI)(R10*2), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
-	VPBROADCASTD 3276(SI), Z30
+	VPBROADCASTD 12(R11), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z30, Z3 (Intel: zmm3 += zmm30·zmm24)
-	VPBROADCASTD 4364(SI), Z31
+	VPBROADCASTD 12(R11)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z4 (Intel: zmm4 += zmm31·zmm24)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -2322,15 +2375,16 @@ tailloop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -2381,14 +2435,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r5x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r5x2(SB), NOSPLIT, $0-64
+// func gemmB_r5x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r5x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2422,16 +2480,16 @@ loop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z8 (Intel: zmm8 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z9 (Intel: zmm9 += zmm28·zmm25)
 	VMOVUPS 256(DX), Z24
@@ -2439,16 +2497,16 @@ loop:
 	VPBROADCASTD 4(SI), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z0 (Intel: zmm0 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z1 (Intel: zmm1 += zmm29·zmm25)
-	VPBROADCASTD 1092(SI), Z30
+	VPBROADCASTD 4(SI)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z30, Z3 (Intel: zmm3 += zmm30·zmm25)
-	VPBROADCASTD 2180(SI), Z31
+	VPBROADCASTD 4(SI)(R10*2), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z4 (Intel: zmm4 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z5 (Intel: zmm5 += zmm31·zmm25)
-	VPBROADCASTD 3268(SI), Z28
+	VPBROADCASTD 4(R11), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z28, Z6 (Intel: zmm6 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z28, Z7 (Intel: zmm7 += zmm28·zmm25)
-	VPBROADCASTD 4356(SI), Z29
+	VPBROADCASTD 4(R11)(R10*1), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z8 (Intel: zmm8 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z9 (Intel: zmm9 += zmm29·zmm25)
 	VMOVUPS 512(DX), Z24
@@ -2456,16 +2514,16 @@ loop:
 	VPBROADCASTD 8(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
-	VPBROADCASTD 1096(SI), Z31
+	VPBROADCASTD 8(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z2 (Intel: zmm2 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z31, Z3 (Intel: zmm3 += zmm31·zmm25)
-	VPBROADCASTD 2184(SI), Z28
+	VPBROADCASTD 8(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z5 (Intel: zmm5 += zmm28·zmm25)
-	VPBROADCASTD 3272(SI), Z29
+	VPBROADCASTD 8(R11), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z29, Z6 (Intel: zmm6 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z29, Z7 (Intel: zmm7 += zmm29·zmm25)
-	VPBROADCASTD 4360(SI), Z30
+	VPBROADCASTD 8(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	VMOVUPS 768(DX), Z24
@@ -2473,19 +2531,20 @@ loop:
 	VPBROADCASTD 12(SI), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z0 (Intel: zmm0 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z1 (Intel: zmm1 += zmm31·zmm25)
-	VPBROADCASTD 1100(SI), Z28
+	VPBROADCASTD 12(SI)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z28, Z2 (Intel: zmm2 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z28, Z3 (Intel: zmm3 += zmm28·zmm25)
-	VPBROADCASTD 2188(SI), Z29
+	VPBROADCASTD 12(SI)(R10*2), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
-	VPBROADCASTD 3276(SI), Z30
+	VPBROADCASTD 12(R11), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
-	VPBROADCASTD 4364(SI), Z31
+	VPBROADCASTD 12(R11)(R10*1), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z8 (Intel: zmm8 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z9 (Intel: zmm9 += zmm31·zmm25)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -2499,19 +2558,20 @@ tailloop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z8 (Intel: zmm8 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z9 (Intel: zmm9 += zmm28·zmm25)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -2582,14 +2642,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r5x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r5x3(SB), NOSPLIT, $0-64
+// func gemmB_r5x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r5x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2635,19 +2699,19 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z12 (Intel: zmm12 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z13 (Intel: zmm13 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z28, Z14 (Intel: zmm14 += zmm28·zmm26)
@@ -2658,19 +2722,19 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z0 (Intel: zmm0 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z1 (Intel: zmm1 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z29, Z2 (Intel: zmm2 += zmm29·zmm26)
-	VPBROADCASTD 1092(SI), Z30
+	VPBROADCASTD 4(SI)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z30, Z3 (Intel: zmm3 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z30, Z4 (Intel: zmm4 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z30, Z5 (Intel: zmm5 += zmm30·zmm26)
-	VPBROADCASTD 2180(SI), Z31
+	VPBROADCASTD 4(SI)(R10*2), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z31, Z8 (Intel: zmm8 += zmm31·zmm26)
-	VPBROADCASTD 3268(SI), Z28
+	VPBROADCASTD 4(R11), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z28, Z9 (Intel: zmm9 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z28, Z10 (Intel: zmm10 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z28, Z11 (Intel: zmm11 += zmm28·zmm26)
-	VPBROADCASTD 4356(SI), Z29
+	VPBROADCASTD 4(R11)(R10*1), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z12 (Intel: zmm12 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z13 (Intel: zmm13 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z14 (Intel: zmm14 += zmm29·zmm26)
@@ -2681,19 +2745,19 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
-	VPBROADCASTD 1096(SI), Z31
+	VPBROADCASTD 8(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z31, Z4 (Intel: zmm4 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z31, Z5 (Intel: zmm5 += zmm31·zmm26)
-	VPBROADCASTD 2184(SI), Z28
+	VPBROADCASTD 8(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z28, Z6 (Intel: zmm6 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z28, Z7 (Intel: zmm7 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z28, Z8 (Intel: zmm8 += zmm28·zmm26)
-	VPBROADCASTD 3272(SI), Z29
+	VPBROADCASTD 8(R11), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z9 (Intel: zmm9 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z29, Z10 (Intel: zmm10 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z29, Z11 (Intel: zmm11 += zmm29·zmm26)
-	VPBROADCASTD 4360(SI), Z30
+	VPBROADCASTD 8(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z12 (Intel: zmm12 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z13 (Intel: zmm13 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z30, Z14 (Intel: zmm14 += zmm30·zmm26)
@@ -2704,23 +2768,24 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z0 (Intel: zmm0 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z1 (Intel: zmm1 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z31, Z2 (Intel: zmm2 += zmm31·zmm26)
-	VPBROADCASTD 1100(SI), Z28
+	VPBROADCASTD 12(SI)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z28, Z3 (Intel: zmm3 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z28, Z4 (Intel: zmm4 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z28, Z5 (Intel: zmm5 += zmm28·zmm26)
-	VPBROADCASTD 2188(SI), Z29
+	VPBROADCASTD 12(SI)(R10*2), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z29, Z6 (Intel: zmm6 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z29, Z7 (Intel: zmm7 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z29, Z8 (Intel: zmm8 += zmm29·zmm26)
-	VPBROADCASTD 3276(SI), Z30
+	VPBROADCASTD 12(R11), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z30, Z9 (Intel: zmm9 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z30, Z10 (Intel: zmm10 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z30, Z11 (Intel: zmm11 += zmm30·zmm26)
-	VPBROADCASTD 4364(SI), Z31
+	VPBROADCASTD 12(R11)(R10*1), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -2736,23 +2801,24 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z12 (Intel: zmm12 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z13 (Intel: zmm13 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z28, Z14 (Intel: zmm14 += zmm28·zmm26)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -2843,14 +2909,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r5x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r5x4(SB), NOSPLIT, $0-64
+// func gemmB_r5x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r5x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -2908,22 +2978,22 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z15 (Intel: zmm15 += zmm31·zmm27)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z16 (Intel: zmm16 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z17 (Intel: zmm17 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z18 (Intel: zmm18 += zmm28·zmm26)
@@ -2937,22 +3007,22 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z1 (Intel: zmm1 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z29, Z2 (Intel: zmm2 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z29, Z3 (Intel: zmm3 += zmm29·zmm27)
-	VPBROADCASTD 1092(SI), Z30
+	VPBROADCASTD 4(SI)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z30, Z6 (Intel: zmm6 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z30, Z7 (Intel: zmm7 += zmm30·zmm27)
-	VPBROADCASTD 2180(SI), Z31
+	VPBROADCASTD 4(SI)(R10*2), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z8 (Intel: zmm8 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z9 (Intel: zmm9 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z31, Z10 (Intel: zmm10 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z31, Z11 (Intel: zmm11 += zmm31·zmm27)
-	VPBROADCASTD 3268(SI), Z28
+	VPBROADCASTD 4(R11), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z12 (Intel: zmm12 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z13 (Intel: zmm13 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z28, Z14 (Intel: zmm14 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z28, Z15 (Intel: zmm15 += zmm28·zmm27)
-	VPBROADCASTD 4356(SI), Z29
+	VPBROADCASTD 4(R11)(R10*1), Z29
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z16 (Intel: zmm16 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z17 (Intel: zmm17 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z29, Z18 (Intel: zmm18 += zmm29·zmm26)
@@ -2966,22 +3036,22 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z3 (Intel: zmm3 += zmm30·zmm27)
-	VPBROADCASTD 1096(SI), Z31
+	VPBROADCASTD 8(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z4 (Intel: zmm4 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z5 (Intel: zmm5 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z6 (Intel: zmm6 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z7 (Intel: zmm7 += zmm31·zmm27)
-	VPBROADCASTD 2184(SI), Z28
+	VPBROADCASTD 8(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z8 (Intel: zmm8 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z9 (Intel: zmm9 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z10 (Intel: zmm10 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z11 (Intel: zmm11 += zmm28·zmm27)
-	VPBROADCASTD 3272(SI), Z29
+	VPBROADCASTD 8(R11), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z12 (Intel: zmm12 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z13 (Intel: zmm13 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z14 (Intel: zmm14 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z15 (Intel: zmm15 += zmm29·zmm27)
-	VPBROADCASTD 4360(SI), Z30
+	VPBROADCASTD 8(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z16 (Intel: zmm16 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z17 (Intel: zmm17 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z18 (Intel: zmm18 += zmm30·zmm26)
@@ -2995,27 +3065,28 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z1 (Intel: zmm1 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z31, Z2 (Intel: zmm2 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z31, Z3 (Intel: zmm3 += zmm31·zmm27)
-	VPBROADCASTD 1100(SI), Z28
+	VPBROADCASTD 12(SI)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z5 (Intel: zmm5 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z28, Z6 (Intel: zmm6 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z28, Z7 (Intel: zmm7 += zmm28·zmm27)
-	VPBROADCASTD 2188(SI), Z29
+	VPBROADCASTD 12(SI)(R10*2), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z29, Z8 (Intel: zmm8 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z29, Z9 (Intel: zmm9 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z29, Z10 (Intel: zmm10 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z29, Z11 (Intel: zmm11 += zmm29·zmm27)
-	VPBROADCASTD 3276(SI), Z30
+	VPBROADCASTD 12(R11), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z12 (Intel: zmm12 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z13 (Intel: zmm13 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z30, Z14 (Intel: zmm14 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z30, Z15 (Intel: zmm15 += zmm30·zmm27)
-	VPBROADCASTD 4364(SI), Z31
+	VPBROADCASTD 12(R11)(R10*1), Z31
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z31, Z16 (Intel: zmm16 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z31, Z17 (Intel: zmm17 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z31, Z18 (Intel: zmm18 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z31, Z19 (Intel: zmm19 += zmm31·zmm27)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -3033,27 +3104,28 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z15 (Intel: zmm15 += zmm31·zmm27)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z16 (Intel: zmm16 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z17 (Intel: zmm17 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z18 (Intel: zmm18 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z19 (Intel: zmm19 += zmm28·zmm27)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -3164,14 +3236,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r6x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r6x1(SB), NOSPLIT, $0-64
+// func gemmB_r6x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r6x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -3196,56 +3272,57 @@ loop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
-	VPBROADCASTD 5440(SI), Z29
+	VPBROADCASTD 0(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // VDPBF16PS Z24, Z29, Z5 (Intel: zmm5 += zmm29·zmm24)
 	VMOVUPS 256(DX), Z24
 	VPBROADCASTD 4(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
-	VPBROADCASTD 1092(SI), Z31
+	VPBROADCASTD 4(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z1 (Intel: zmm1 += zmm31·zmm24)
-	VPBROADCASTD 2180(SI), Z28
+	VPBROADCASTD 4(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z28, Z2 (Intel: zmm2 += zmm28·zmm24)
-	VPBROADCASTD 3268(SI), Z29
+	VPBROADCASTD 4(R11), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
-	VPBROADCASTD 4356(SI), Z30
+	VPBROADCASTD 4(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
-	VPBROADCASTD 5444(SI), Z31
+	VPBROADCASTD 4(R11)(R10*2), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // VDPBF16PS Z24, Z31, Z5 (Intel: zmm5 += zmm31·zmm24)
 	VMOVUPS 512(DX), Z24
 	VPBROADCASTD 8(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2184(SI), Z30
+	VPBROADCASTD 8(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3272(SI), Z31
+	VPBROADCASTD 8(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
-	VPBROADCASTD 4360(SI), Z28
+	VPBROADCASTD 8(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
-	VPBROADCASTD 5448(SI), Z29
+	VPBROADCASTD 8(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // VDPBF16PS Z24, Z29, Z5 (Intel: zmm5 += zmm29·zmm24)
 	VMOVUPS 768(DX), Z24
 	VPBROADCASTD 12(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
-	VPBROADCASTD 1100(SI), Z31
+	VPBROADCASTD 12(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z1 (Intel: zmm1 += zmm31·zmm24)
-	VPBROADCASTD 2188(SI), Z28
+	VPBROADCASTD 12(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z28, Z2 (Intel: zmm2 += zmm28·zmm24)
-	VPBROADCASTD 3276(SI), Z29
+	VPBROADCASTD 12(R11), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
-	VPBROADCASTD 4364(SI), Z30
+	VPBROADCASTD 12(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
-	VPBROADCASTD 5452(SI), Z31
+	VPBROADCASTD 12(R11)(R10*2), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // VDPBF16PS Z24, Z31, Z5 (Intel: zmm5 += zmm31·zmm24)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -3257,17 +3334,18 @@ tailloop:
 	VMOVUPS 0(DX), Z24
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z1 (Intel: zmm1 += zmm29·zmm24)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z30, Z2 (Intel: zmm2 += zmm30·zmm24)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
-	VPBROADCASTD 5440(SI), Z29
+	VPBROADCASTD 0(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe8 // VDPBF16PS Z24, Z29, Z5 (Intel: zmm5 += zmm29·zmm24)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -3325,14 +3403,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r6x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r6x2(SB), NOSPLIT, $0-64
+// func gemmB_r6x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r6x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -3371,19 +3453,19 @@ loop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z8 (Intel: zmm8 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z9 (Intel: zmm9 += zmm28·zmm25)
-	VPBROADCASTD 5440(SI), Z29
+	VPBROADCASTD 0(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z10 (Intel: zmm10 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z11 (Intel: zmm11 += zmm29·zmm25)
 	VMOVUPS 256(DX), Z24
@@ -3391,19 +3473,19 @@ loop:
 	VPBROADCASTD 4(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
-	VPBROADCASTD 1092(SI), Z31
+	VPBROADCASTD 4(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z2 (Intel: zmm2 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z31, Z3 (Intel: zmm3 += zmm31·zmm25)
-	VPBROADCASTD 2180(SI), Z28
+	VPBROADCASTD 4(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z5 (Intel: zmm5 += zmm28·zmm25)
-	VPBROADCASTD 3268(SI), Z29
+	VPBROADCASTD 4(R11), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z29, Z6 (Intel: zmm6 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z29, Z7 (Intel: zmm7 += zmm29·zmm25)
-	VPBROADCASTD 4356(SI), Z30
+	VPBROADCASTD 4(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
-	VPBROADCASTD 5444(SI), Z31
+	VPBROADCASTD 4(R11)(R10*2), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z10 (Intel: zmm10 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z31, Z11 (Intel: zmm11 += zmm31·zmm25)
 	VMOVUPS 512(DX), Z24
@@ -3411,19 +3493,19 @@ loop:
 	VPBROADCASTD 8(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2184(SI), Z30
+	VPBROADCASTD 8(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3272(SI), Z31
+	VPBROADCASTD 8(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
-	VPBROADCASTD 4360(SI), Z28
+	VPBROADCASTD 8(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z8 (Intel: zmm8 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z9 (Intel: zmm9 += zmm28·zmm25)
-	VPBROADCASTD 5448(SI), Z29
+	VPBROADCASTD 8(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z10 (Intel: zmm10 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z11 (Intel: zmm11 += zmm29·zmm25)
 	VMOVUPS 768(DX), Z24
@@ -3431,22 +3513,23 @@ loop:
 	VPBROADCASTD 12(SI), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
-	VPBROADCASTD 1100(SI), Z31
+	VPBROADCASTD 12(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z2 (Intel: zmm2 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z31, Z3 (Intel: zmm3 += zmm31·zmm25)
-	VPBROADCASTD 2188(SI), Z28
+	VPBROADCASTD 12(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z4 (Intel: zmm4 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z5 (Intel: zmm5 += zmm28·zmm25)
-	VPBROADCASTD 3276(SI), Z29
+	VPBROADCASTD 12(R11), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z29, Z6 (Intel: zmm6 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z29, Z7 (Intel: zmm7 += zmm29·zmm25)
-	VPBROADCASTD 4364(SI), Z30
+	VPBROADCASTD 12(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
-	VPBROADCASTD 5452(SI), Z31
+	VPBROADCASTD 12(R11)(R10*2), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z31, Z10 (Intel: zmm10 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z31, Z11 (Intel: zmm11 += zmm31·zmm25)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -3460,22 +3543,23 @@ tailloop:
 	VPBROADCASTD 0(SI), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z2 (Intel: zmm2 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z3 (Intel: zmm3 += zmm29·zmm25)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z4 (Intel: zmm4 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z5 (Intel: zmm5 += zmm30·zmm25)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z31, Z6 (Intel: zmm6 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z31, Z7 (Intel: zmm7 += zmm31·zmm25)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z8 (Intel: zmm8 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z9 (Intel: zmm9 += zmm28·zmm25)
-	VPBROADCASTD 5440(SI), Z29
+	VPBROADCASTD 0(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd0 // VDPBF16PS Z24, Z29, Z10 (Intel: zmm10 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd9 // VDPBF16PS Z25, Z29, Z11 (Intel: zmm11 += zmm29·zmm25)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -3557,14 +3641,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r6x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r6x3(SB), NOSPLIT, $0-64
+// func gemmB_r6x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r6x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -3617,23 +3705,23 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z12 (Intel: zmm12 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z13 (Intel: zmm13 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z28, Z14 (Intel: zmm14 += zmm28·zmm26)
-	VPBROADCASTD 5440(SI), Z29
+	VPBROADCASTD 0(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // VDPBF16PS Z24, Z29, Z15 (Intel: zmm15 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // VDPBF16PS Z25, Z29, Z16 (Intel: zmm16 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xca // VDPBF16PS Z26, Z29, Z17 (Intel: zmm17 += zmm29·zmm26)
@@ -3644,23 +3732,23 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
-	VPBROADCASTD 1092(SI), Z31
+	VPBROADCASTD 4(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z31, Z4 (Intel: zmm4 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z31, Z5 (Intel: zmm5 += zmm31·zmm26)
-	VPBROADCASTD 2180(SI), Z28
+	VPBROADCASTD 4(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z28, Z6 (Intel: zmm6 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z28, Z7 (Intel: zmm7 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z28, Z8 (Intel: zmm8 += zmm28·zmm26)
-	VPBROADCASTD 3268(SI), Z29
+	VPBROADCASTD 4(R11), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z9 (Intel: zmm9 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z29, Z10 (Intel: zmm10 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z29, Z11 (Intel: zmm11 += zmm29·zmm26)
-	VPBROADCASTD 4356(SI), Z30
+	VPBROADCASTD 4(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z12 (Intel: zmm12 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z13 (Intel: zmm13 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z30, Z14 (Intel: zmm14 += zmm30·zmm26)
-	VPBROADCASTD 5444(SI), Z31
+	VPBROADCASTD 4(R11)(R10*2), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // VDPBF16PS Z24, Z31, Z15 (Intel: zmm15 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // VDPBF16PS Z25, Z31, Z16 (Intel: zmm16 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xca // VDPBF16PS Z26, Z31, Z17 (Intel: zmm17 += zmm31·zmm26)
@@ -3671,23 +3759,23 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2184(SI), Z30
+	VPBROADCASTD 8(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3272(SI), Z31
+	VPBROADCASTD 8(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
-	VPBROADCASTD 4360(SI), Z28
+	VPBROADCASTD 8(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z12 (Intel: zmm12 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z13 (Intel: zmm13 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z28, Z14 (Intel: zmm14 += zmm28·zmm26)
-	VPBROADCASTD 5448(SI), Z29
+	VPBROADCASTD 8(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // VDPBF16PS Z24, Z29, Z15 (Intel: zmm15 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // VDPBF16PS Z25, Z29, Z16 (Intel: zmm16 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xca // VDPBF16PS Z26, Z29, Z17 (Intel: zmm17 += zmm29·zmm26)
@@ -3698,27 +3786,28 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z0 (Intel: zmm0 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
-	VPBROADCASTD 1100(SI), Z31
+	VPBROADCASTD 12(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z31, Z3 (Intel: zmm3 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z31, Z4 (Intel: zmm4 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z31, Z5 (Intel: zmm5 += zmm31·zmm26)
-	VPBROADCASTD 2188(SI), Z28
+	VPBROADCASTD 12(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z28, Z6 (Intel: zmm6 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z28, Z7 (Intel: zmm7 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z28, Z8 (Intel: zmm8 += zmm28·zmm26)
-	VPBROADCASTD 3276(SI), Z29
+	VPBROADCASTD 12(R11), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z29, Z9 (Intel: zmm9 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z29, Z10 (Intel: zmm10 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z29, Z11 (Intel: zmm11 += zmm29·zmm26)
-	VPBROADCASTD 4364(SI), Z30
+	VPBROADCASTD 12(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z30, Z12 (Intel: zmm12 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z30, Z13 (Intel: zmm13 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z30, Z14 (Intel: zmm14 += zmm30·zmm26)
-	VPBROADCASTD 5452(SI), Z31
+	VPBROADCASTD 12(R11)(R10*2), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // VDPBF16PS Z24, Z31, Z15 (Intel: zmm15 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // VDPBF16PS Z25, Z31, Z16 (Intel: zmm16 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xca // VDPBF16PS Z26, Z31, Z17 (Intel: zmm17 += zmm31·zmm26)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -3734,27 +3823,28 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z0 (Intel: zmm0 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xd8 // VDPBF16PS Z24, Z29, Z3 (Intel: zmm3 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe1 // VDPBF16PS Z25, Z29, Z4 (Intel: zmm4 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xea // VDPBF16PS Z26, Z29, Z5 (Intel: zmm5 += zmm29·zmm26)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf0 // VDPBF16PS Z24, Z30, Z6 (Intel: zmm6 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xf9 // VDPBF16PS Z25, Z30, Z7 (Intel: zmm7 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc2 // VDPBF16PS Z26, Z30, Z8 (Intel: zmm8 += zmm30·zmm26)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xc8 // VDPBF16PS Z24, Z31, Z9 (Intel: zmm9 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xd1 // VDPBF16PS Z25, Z31, Z10 (Intel: zmm10 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xda // VDPBF16PS Z26, Z31, Z11 (Intel: zmm11 += zmm31·zmm26)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z28, Z12 (Intel: zmm12 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z28, Z13 (Intel: zmm13 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z28, Z14 (Intel: zmm14 += zmm28·zmm26)
-	VPBROADCASTD 5440(SI), Z29
+	VPBROADCASTD 0(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf8 // VDPBF16PS Z24, Z29, Z15 (Intel: zmm15 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xc1 // VDPBF16PS Z25, Z29, Z16 (Intel: zmm16 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xca // VDPBF16PS Z26, Z29, Z17 (Intel: zmm17 += zmm29·zmm26)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -3860,14 +3950,18 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_r6x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_r6x4(SB), NOSPLIT, $0-64
+// func gemmB_r6x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_r6x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
 	MOVQ c+24(FP), DI
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ lda+64(FP), R10
+	SHLQ $1, R10
+	LEAQ (R10)(R10*2), R11
+	ADDQ SI, R11
 	VPXORD Z0, Z0, Z0
 	VPXORD Z1, Z1, Z1
 	VPXORD Z2, Z2, Z2
@@ -3934,27 +4028,27 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z15 (Intel: zmm15 += zmm31·zmm27)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z16 (Intel: zmm16 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z17 (Intel: zmm17 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z18 (Intel: zmm18 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z19 (Intel: zmm19 += zmm28·zmm27)
-	VPBROADCASTD 5440(SI), Z29
+	VPBROADCASTD 0(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z20 (Intel: zmm20 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z21 (Intel: zmm21 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z22 (Intel: zmm22 += zmm29·zmm26)
@@ -3968,27 +4062,27 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z3 (Intel: zmm3 += zmm30·zmm27)
-	VPBROADCASTD 1092(SI), Z31
+	VPBROADCASTD 4(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z4 (Intel: zmm4 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z5 (Intel: zmm5 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z6 (Intel: zmm6 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z7 (Intel: zmm7 += zmm31·zmm27)
-	VPBROADCASTD 2180(SI), Z28
+	VPBROADCASTD 4(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z8 (Intel: zmm8 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z9 (Intel: zmm9 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z10 (Intel: zmm10 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z11 (Intel: zmm11 += zmm28·zmm27)
-	VPBROADCASTD 3268(SI), Z29
+	VPBROADCASTD 4(R11), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z12 (Intel: zmm12 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z13 (Intel: zmm13 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z14 (Intel: zmm14 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z15 (Intel: zmm15 += zmm29·zmm27)
-	VPBROADCASTD 4356(SI), Z30
+	VPBROADCASTD 4(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z16 (Intel: zmm16 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z17 (Intel: zmm17 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z18 (Intel: zmm18 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z19 (Intel: zmm19 += zmm30·zmm27)
-	VPBROADCASTD 5444(SI), Z31
+	VPBROADCASTD 4(R11)(R10*2), Z31
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z20 (Intel: zmm20 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z21 (Intel: zmm21 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z22 (Intel: zmm22 += zmm31·zmm26)
@@ -4002,27 +4096,27 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1096(SI), Z29
+	VPBROADCASTD 8(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2184(SI), Z30
+	VPBROADCASTD 8(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3272(SI), Z31
+	VPBROADCASTD 8(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z15 (Intel: zmm15 += zmm31·zmm27)
-	VPBROADCASTD 4360(SI), Z28
+	VPBROADCASTD 8(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z16 (Intel: zmm16 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z17 (Intel: zmm17 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z18 (Intel: zmm18 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z19 (Intel: zmm19 += zmm28·zmm27)
-	VPBROADCASTD 5448(SI), Z29
+	VPBROADCASTD 8(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z20 (Intel: zmm20 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z21 (Intel: zmm21 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z22 (Intel: zmm22 += zmm29·zmm26)
@@ -4036,32 +4130,33 @@ loop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z1 (Intel: zmm1 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z2 (Intel: zmm2 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z3 (Intel: zmm3 += zmm30·zmm27)
-	VPBROADCASTD 1100(SI), Z31
+	VPBROADCASTD 12(SI)(R10*1), Z31
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z4 (Intel: zmm4 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z5 (Intel: zmm5 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z6 (Intel: zmm6 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z7 (Intel: zmm7 += zmm31·zmm27)
-	VPBROADCASTD 2188(SI), Z28
+	VPBROADCASTD 12(SI)(R10*2), Z28
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z8 (Intel: zmm8 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z9 (Intel: zmm9 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z10 (Intel: zmm10 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z11 (Intel: zmm11 += zmm28·zmm27)
-	VPBROADCASTD 3276(SI), Z29
+	VPBROADCASTD 12(R11), Z29
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z12 (Intel: zmm12 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z13 (Intel: zmm13 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z14 (Intel: zmm14 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z15 (Intel: zmm15 += zmm29·zmm27)
-	VPBROADCASTD 4364(SI), Z30
+	VPBROADCASTD 12(R11)(R10*1), Z30
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z16 (Intel: zmm16 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z17 (Intel: zmm17 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z18 (Intel: zmm18 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x82; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z19 (Intel: zmm19 += zmm30·zmm27)
-	VPBROADCASTD 5452(SI), Z31
+	VPBROADCASTD 12(R11)(R10*2), Z31
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z20 (Intel: zmm20 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z21 (Intel: zmm21 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z22 (Intel: zmm22 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x82; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z23 (Intel: zmm23 += zmm31·zmm27)
 	ADDQ $16, SI
+	ADDQ $16, R11
 	ADDQ $1024, DX
 	SUBQ $4, CX
 	CMPQ CX, $4
@@ -4079,32 +4174,33 @@ tailloop:
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z1 (Intel: zmm1 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z2 (Intel: zmm2 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z3 (Intel: zmm3 += zmm28·zmm27)
-	VPBROADCASTD 1088(SI), Z29
+	VPBROADCASTD 0(SI)(R10*1), Z29
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z4 (Intel: zmm4 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z5 (Intel: zmm5 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z6 (Intel: zmm6 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x92; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z7 (Intel: zmm7 += zmm29·zmm27)
-	VPBROADCASTD 2176(SI), Z30
+	VPBROADCASTD 0(SI)(R10*2), Z30
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z30, Z8 (Intel: zmm8 += zmm30·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z30, Z9 (Intel: zmm9 += zmm30·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z30, Z10 (Intel: zmm10 += zmm30·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x0e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z30, Z11 (Intel: zmm11 += zmm30·zmm27)
-	VPBROADCASTD 3264(SI), Z31
+	VPBROADCASTD 0(R11), Z31
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z31, Z12 (Intel: zmm12 += zmm31·zmm24)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z31, Z13 (Intel: zmm13 += zmm31·zmm25)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z31, Z14 (Intel: zmm14 += zmm31·zmm26)
 	BYTE $0x62; BYTE $0x12; BYTE $0x06; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z31, Z15 (Intel: zmm15 += zmm31·zmm27)
-	VPBROADCASTD 4352(SI), Z28
+	VPBROADCASTD 0(R11)(R10*1), Z28
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc0 // VDPBF16PS Z24, Z28, Z16 (Intel: zmm16 += zmm28·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xc9 // VDPBF16PS Z25, Z28, Z17 (Intel: zmm17 += zmm28·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xd2 // VDPBF16PS Z26, Z28, Z18 (Intel: zmm18 += zmm28·zmm26)
 	BYTE $0x62; BYTE $0x82; BYTE $0x1e; BYTE $0x40; BYTE $0x52; BYTE $0xdb // VDPBF16PS Z27, Z28, Z19 (Intel: zmm19 += zmm28·zmm27)
-	VPBROADCASTD 5440(SI), Z29
+	VPBROADCASTD 0(R11)(R10*2), Z29
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe0 // VDPBF16PS Z24, Z29, Z20 (Intel: zmm20 += zmm29·zmm24)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xe9 // VDPBF16PS Z25, Z29, Z21 (Intel: zmm21 += zmm29·zmm25)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xf2 // VDPBF16PS Z26, Z29, Z22 (Intel: zmm22 += zmm29·zmm26)
 	BYTE $0x62; BYTE $0x82; BYTE $0x16; BYTE $0x40; BYTE $0x52; BYTE $0xfb // VDPBF16PS Z27, Z29, Z23 (Intel: zmm23 += zmm29·zmm27)
 	ADDQ $4, SI
+	ADDQ $4, R11
 	ADDQ $256, DX
 	DECQ CX
 	JNE tailloop
@@ -4234,8 +4330,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k1x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k1x1(SB), NOSPLIT, $0-64
+// func gemmB_k1x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k1x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -4295,8 +4391,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k1x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k1x2(SB), NOSPLIT, $0-64
+// func gemmB_k1x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k1x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -4372,8 +4468,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k1x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k1x3(SB), NOSPLIT, $0-64
+// func gemmB_k1x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k1x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -4465,8 +4561,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k1x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k1x4(SB), NOSPLIT, $0-64
+// func gemmB_k1x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k1x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -4574,8 +4670,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k2x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k2x1(SB), NOSPLIT, $0-64
+// func gemmB_k2x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k2x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -4655,8 +4751,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k2x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k2x2(SB), NOSPLIT, $0-64
+// func gemmB_k2x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k2x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -4763,8 +4859,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k2x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k2x3(SB), NOSPLIT, $0-64
+// func gemmB_k2x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k2x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -4898,8 +4994,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k2x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k2x4(SB), NOSPLIT, $0-64
+// func gemmB_k2x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k2x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -5060,8 +5156,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k3x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k3x1(SB), NOSPLIT, $0-64
+// func gemmB_k3x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k3x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -5161,8 +5257,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k3x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k3x2(SB), NOSPLIT, $0-64
+// func gemmB_k3x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k3x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -5300,8 +5396,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k3x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k3x3(SB), NOSPLIT, $0-64
+// func gemmB_k3x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k3x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -5477,8 +5573,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k3x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k3x4(SB), NOSPLIT, $0-64
+// func gemmB_k3x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k3x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -5692,8 +5788,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k4x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k4x1(SB), NOSPLIT, $0-64
+// func gemmB_k4x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k4x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -5813,8 +5909,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k4x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k4x2(SB), NOSPLIT, $0-64
+// func gemmB_k4x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k4x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -5983,8 +6079,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k4x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k4x3(SB), NOSPLIT, $0-64
+// func gemmB_k4x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k4x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -6202,8 +6298,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k4x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k4x4(SB), NOSPLIT, $0-64
+// func gemmB_k4x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k4x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -6470,8 +6566,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k5x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k5x1(SB), NOSPLIT, $0-64
+// func gemmB_k5x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k5x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -6611,8 +6707,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k5x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k5x2(SB), NOSPLIT, $0-64
+// func gemmB_k5x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k5x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -6812,8 +6908,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k5x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k5x3(SB), NOSPLIT, $0-64
+// func gemmB_k5x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k5x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -7073,8 +7169,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k5x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k5x4(SB), NOSPLIT, $0-64
+// func gemmB_k5x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k5x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -7394,8 +7490,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k6x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k6x1(SB), NOSPLIT, $0-64
+// func gemmB_k6x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k6x1(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -7555,8 +7651,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k6x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k6x2(SB), NOSPLIT, $0-64
+// func gemmB_k6x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k6x2(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -7787,8 +7883,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k6x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k6x3(SB), NOSPLIT, $0-64
+// func gemmB_k6x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k6x3(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX
@@ -8090,8 +8186,8 @@ overwrite:
 	VZEROUPPER
 	RET
 
-// func gemmB_k6x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
-TEXT ·gemmB_k6x4(SB), NOSPLIT, $0-64
+// func gemmB_k6x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
+TEXT ·gemmB_k6x4(SB), NOSPLIT, $0-72
 	MOVQ kc+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DX

@@ -7,9 +7,6 @@ package gemm
 // asmAStride is the A panel row stride the kernels were generated for.
 const asmAStride = 528
 
-// asmAStride16 is the bf16 A panel row stride (bf16 elements) of the gemmB kernels.
-const asmAStride16 = 544
-
 // gemmB register tile (kernel_bf16_amd64.s): 6 rows × 4 vectors of 16 lanes.
 const (
 	gemmBMR = 6
@@ -35,148 +32,148 @@ var gemmBk = [6][4]dotKernelFunc{
 }
 
 //go:noescape
-func gemmB_r1x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r1x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r1x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r1x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r1x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r1x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r1x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r1x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r2x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r2x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r2x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r2x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r2x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r2x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r2x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r2x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r3x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r3x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r3x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r3x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r3x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r3x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r3x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r3x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r4x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r4x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r4x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r4x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r4x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r4x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r4x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r4x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r5x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r5x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r5x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r5x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r5x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r5x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r5x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r5x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r6x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r6x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r6x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r6x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r6x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r6x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_r6x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_r6x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k1x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k1x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k1x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k1x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k1x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k1x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k1x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k1x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k2x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k2x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k2x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k2x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k2x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k2x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k2x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k2x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k3x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k3x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k3x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k3x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k3x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k3x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k3x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k3x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k4x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k4x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k4x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k4x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k4x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k4x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k4x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k4x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k5x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k5x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k5x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k5x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k5x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k5x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k5x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k5x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k6x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k6x1(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k6x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k6x2(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k6x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k6x3(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 //go:noescape
-func gemmB_k6x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+func gemmB_k6x4(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int, lda int)
 
 // gemmZ register tile (kernel_avx512_amd64.s): 6 rows × 4 vectors of 16 lanes.
 const (

@@ -19,7 +19,9 @@ import (
 // B block: panels of nr columns, panel at jp·2kp: b[jp·2kp + 2·(q·nr + j) + e] =
 // op(B)[p0+2q+e, j0+jp+j]; columns past n are zero.
 //
-// Row-major A is a copy (or tensors.F32ToBF16 for SgemmBF16Round). B stored [k,n] and
+// Row-major A is a copy (or tensors.F32ToBF16 for SgemmBF16Round); with even k the pair
+// kernel reads a row-major bf16 A in place instead (its rows lda apart: aInPlace16), so only
+// odd k and SgemmBF16Round pack it. B stored [k,n] and
 // k-major A interleave two source rows (im.interleave, AVX-512BW assembly); k-major A
 // interleaves whole rows into ws.t16 first, then hands each panel its 6 pairs. B stored
 // [n,k] (the weight layout) is a transpose of 32-bit pairs and reuses the float32 8×8

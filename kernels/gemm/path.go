@@ -34,7 +34,8 @@ func (p Path) String() string {
 type kernelFunc func(kc int, a, b, c *float32, ldc int, alpha, beta float32, mask, load int)
 
 // dotKernelFunc is the bf16 dot-product microkernel signature (kc counts k pairs).
-type dotKernelFunc func(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load int)
+// lda is the row-major A row stride in bf16 elements (unused by the k-major kernels).
+type dotKernelFunc func(kc int, a, b *uint16, c *float32, ldc int, alpha, beta float32, mask, load, lda int)
 
 // impl is one path: its register tile and its tile and packing routines.
 type impl struct {
@@ -52,9 +53,10 @@ type impl struct {
 	// widen sets dst[i] = bf16(src[i]) for i < len(src).
 	widen func(dst []float32, src []uint16)
 	// dotTile, when non-nil, is the bf16 pair kernel for SgemmBF16/SgemmBF16Round (see
-	// pack16.go): C[0:mr, 0:nc] from a packed bf16 A panel and B panel of kp k pairs, with
-	// the load/alpha/beta contract of tile. Its register tile is dmr × dnr.
-	dotTile  func(kMajor bool, mr, nc, kp int, a, b []uint16, c []float32, ldc int, alpha, beta float32, load bool)
+	// pack16.go): C[0:mr, 0:nc] from a bf16 A panel (k-major packed, or row-major with rows
+	// lda apart: packed or op(A) itself) and a packed B panel of kp k pairs, with the
+	// load/alpha/beta contract of tile. Its register tile is dmr × dnr.
+	dotTile  func(kMajor bool, mr, nc, kp int, a []uint16, lda int, b []uint16, c []float32, ldc int, alpha, beta float32, load bool)
 	dmr, dnr int
 	// interleave (with dotTile) sets dst[2i] = r0[i], dst[2i+1] = r1[i] for i < len(r0).
 	interleave func(dst, r0, r1 []uint16)
