@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/glmflow/glmflow/kernels/gemm"
+	"github.com/glmflow/glmflow/tensors"
 )
 
 // FLOP convention (FlashAttention's): forward = 4·Σ_seg L²·H·Dh (Q·Kᵀ and P·V, 2 FLOP per
@@ -163,4 +164,42 @@ func BenchmarkDenseVsFlash(b *testing.B) {
 	}
 	b.ReportMetric(3.5*fwdFlops(c)*float64(b.N)/tDense.Seconds()/1e9, "GFLOP/s")
 	b.ReportMetric(tFlash.Seconds()/tDense.Seconds(), "x_flash")
+}
+
+// BenchmarkDenseHeadMajor: the dense path on head-major bf16 copies of q, k, v, do (the
+// default) against token-major ones, Forward16 + Backward16 alternating in the same run on the
+// vision shape; x_token is the token-major time over the head-major one (copies included).
+func BenchmarkDenseHeadMajor(b *testing.B) {
+	c := benchCases[1].c
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	defer func() { tokenMajor16 = false }()
+	p := c.params()
+	p.BF16 = true
+	in := makeInputs(c, 1)
+	nq, nk := c.T*c.H*c.Dh, c.T*c.K*c.Dh
+	q, k, v := make([]uint16, nq), make([]uint16, nk), make([]uint16, nk)
+	tensors.F32ToBF16(q, in.q)
+	tensors.F32ToBF16(k, in.k)
+	tensors.F32ToBF16(v, in.v)
+	o, lse := make([]float32, nq), make([]float32, c.H*c.T)
+	dq, dk, dv := make([]float32, nq), make([]float32, nk), make([]float32, nk)
+	step := func(token bool) time.Duration {
+		tokenMajor16 = token
+		t0 := time.Now()
+		if err := Forward16(o, lse, q, k, v, p); err != nil {
+			b.Fatal(err)
+		}
+		if err := Backward16(dq, dk, dv, in.do, q, k, v, o, lse, p); err != nil {
+			b.Fatal(err)
+		}
+		return time.Since(t0)
+	}
+	var tHead, tToken time.Duration
+	for b.Loop() {
+		tHead += step(false)
+		tToken += step(true)
+	}
+	b.ReportMetric(3.5*fwdFlops(c)*float64(b.N)/tHead.Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(tToken.Seconds()/tHead.Seconds(), "x_token")
 }
