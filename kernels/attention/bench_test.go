@@ -166,14 +166,14 @@ func BenchmarkDenseVsFlash(b *testing.B) {
 	b.ReportMetric(tFlash.Seconds()/tDense.Seconds(), "x_flash")
 }
 
-// BenchmarkDenseHeadMajor: the dense path on head-major bf16 copies of q, k, v, do (the
-// default) against token-major ones, Forward16 + Backward16 alternating in the same run on the
-// vision shape; x_token is the token-major time over the head-major one (copies included).
-func BenchmarkDenseHeadMajor(b *testing.B) {
+// benchDenseAB times Forward16 + Backward16 on the vision shape with set(false) (the
+// default) and set(true) alternating in the same run and reports the default's GFLOP/s and
+// the other's time over it as metric.
+func benchDenseAB(b *testing.B, set func(bool), metric string) {
 	c := benchCases[1].c
 	old := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(old)
-	defer func() { tokenMajor16 = false }()
+	defer set(false)
 	p := c.params()
 	p.BF16 = true
 	in := makeInputs(c, 1)
@@ -184,8 +184,8 @@ func BenchmarkDenseHeadMajor(b *testing.B) {
 	tensors.F32ToBF16(v, in.v)
 	o, lse := make([]float32, nq), make([]float32, c.H*c.T)
 	dq, dk, dv := make([]float32, nq), make([]float32, nk), make([]float32, nk)
-	step := func(token bool) time.Duration {
-		tokenMajor16 = token
+	step := func(alt bool) time.Duration {
+		set(alt)
 		t0 := time.Now()
 		if err := Forward16(o, lse, q, k, v, p); err != nil {
 			b.Fatal(err)
@@ -195,11 +195,27 @@ func BenchmarkDenseHeadMajor(b *testing.B) {
 		}
 		return time.Since(t0)
 	}
-	var tHead, tToken time.Duration
+	var tDef, tAlt time.Duration
 	for b.Loop() {
-		tHead += step(false)
-		tToken += step(true)
+		tDef += step(false)
+		tAlt += step(true)
 	}
-	b.ReportMetric(3.5*fwdFlops(c)*float64(b.N)/tHead.Seconds()/1e9, "GFLOP/s")
-	b.ReportMetric(tToken.Seconds()/tHead.Seconds(), "x_token")
+	b.ReportMetric(3.5*fwdFlops(c)*float64(b.N)/tDef.Seconds()/1e9, "GFLOP/s")
+	b.ReportMetric(tAlt.Seconds()/tDef.Seconds(), metric)
+}
+
+// BenchmarkDenseHeadMajor: the dense path on head-major bf16 copies of q, k, v, do (the
+// default) against token-major ones; x_token is the token-major time over the head-major one
+// (copies included).
+func BenchmarkDenseHeadMajor(b *testing.B) {
+	benchDenseAB(b, func(alt bool) { tokenMajor16 = alt }, "x_token")
+}
+
+// BenchmarkDenseCvt16: the dense path's fused rows rounding with VCVTNEPS2BF16 (the default
+// with AVX512_BF16) against the nine-instruction ROUND16; x_round is ROUND16's time over it.
+func BenchmarkDenseCvt16(b *testing.B) {
+	if cvt16 == 0 {
+		b.Skip("needs AVX-512 with AVX512_BF16")
+	}
+	benchDenseAB(b, func(alt bool) { cvt16 = b2i(!alt) }, "x_round")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/glmflow/glmflow/kernels/gemm"
 	"github.com/glmflow/glmflow/kernels/internal/kerneltest"
+	simdpath "github.com/glmflow/glmflow/kernels/internal/simd"
 	"github.com/glmflow/glmflow/tensors"
 )
 
@@ -113,6 +114,7 @@ func TestFusedRows(t *testing.T) {
 	if path != pathAVX512 {
 		t.Skip("the fused rows run on the AVX-512 path only")
 	}
+	defer func(c int) { cvt16 = c }(cvt16)
 	r := kerneltest.RNG(77)
 	for _, n := range []int{16, 48, 256} {
 		st := kerneltest.Normal(r, n, 4)
@@ -120,34 +122,40 @@ func TestFusedRows(t *testing.T) {
 		lse := kerneltest.Normal(r, n, 2)
 		d := kerneltest.Normal(r, n, 1)
 		st[3], lse[5], st[7] = negInf, posInf, 80
-		// Backward row.
-		p16, ds16 := make([]uint16, n), make([]uint16, n)
-		if !probsDSRow16(slices.Clone(st), slices.Clone(dpt), lse, d, p16, ds16) {
-			t.Fatal("fused backward row not taken")
-		}
+		// Backward row, with either rounding.
 		pr, dr := slices.Clone(st), slices.Clone(dpt)
 		expSubRow(pr, lse)
 		dsSubRow(pr, dr, d)
 		w16, wd16 := make([]uint16, n), make([]uint16, n)
 		tensors.F32ToBF16(w16, pr)
 		tensors.F32ToBF16(wd16, dr)
-		if !slices.Equal(p16, w16) || !slices.Equal(ds16, wd16) {
-			t.Errorf("n=%d: fused backward row differs from the separate steps", n)
+		for _, cvt := range cvtModes() {
+			p16, ds16 := make([]uint16, n), make([]uint16, n)
+			cvt16 = cvt
+			if !probsDSRow16(slices.Clone(st), slices.Clone(dpt), lse, d, p16, ds16) {
+				t.Fatal("fused backward row not taken")
+			}
+			if !slices.Equal(p16, w16) || !slices.Equal(ds16, wd16) {
+				t.Errorf("n=%d cvt=%d: fused backward row differs from the separate steps", n, cvt)
+			}
 		}
 		// Forward row.
 		row := slices.Clone(st)
 		row[5] = 1
 		m := rowMax(row)
-		got16 := make([]uint16, n)
-		sum, ok := expSumRow16(row, m, got16)
-		if !ok {
-			t.Fatal("fused forward row not taken")
-		}
 		want := slices.Clone(row)
 		wsum := expSum(want, m)
 		tensors.F32ToBF16(w16, want)
-		if math.Float32bits(sum) != math.Float32bits(wsum) || !slices.Equal(got16, w16) {
-			t.Errorf("n=%d: fused forward row differs: sum %g vs %g", n, sum, wsum)
+		for _, cvt := range cvtModes() {
+			cvt16 = cvt
+			got16 := make([]uint16, n)
+			sum, ok := expSumRow16(row, m, got16)
+			if !ok {
+				t.Fatal("fused forward row not taken")
+			}
+			if math.Float32bits(sum) != math.Float32bits(wsum) || !slices.Equal(got16, w16) {
+				t.Errorf("n=%d cvt=%d: fused forward row differs: sum %g vs %g", n, cvt, sum, wsum)
+			}
 		}
 	}
 }
@@ -190,4 +198,73 @@ func TestDenseHeadMajor(t *testing.T) {
 			sameBits(t, fmt.Sprintf("head-major, bf16 inputs %v", bf16In), run(false, bf16In), run(true, bf16In))
 		}
 	})
+}
+
+// cvtModes are the probsDS16AVX512 roundings this CPU runs: ROUND16, and VCVTNEPS2BF16 with
+// AVX512_BF16.
+func cvtModes() []int {
+	if simdpath.BF16() {
+		return []int{0, 1}
+	}
+	return []int{0}
+}
+
+// TestFusedRowsCvtEdges: VCVTNEPS2BF16 rounding in the fused backward row gives ±0 where
+// the probabilities or dS are float32 denormals and a NaN where they are NaN; every other
+// value has the bits of tensors.F32ToBF16.
+func TestFusedRowsCvtEdges(t *testing.T) {
+	if path != pathAVX512 || !simdpath.BF16() {
+		t.Skip("needs AVX-512 with AVX512_BF16")
+	}
+	defer func(c int) { cvt16 = c }(cvt16)
+	cvt16 = 1
+	const n = 64
+	r := kerneltest.RNG(78)
+	st, dpt := kerneltest.Normal(r, n, 1), kerneltest.Normal(r, n, 1)
+	lse, d := make([]float32, n), make([]float32, n)
+	for i := range n {
+		switch i % 4 {
+		case 0: // P = e^(−95.5 + …): float32 denormal
+			lse[i] = 95.5 + float32(i)/64
+		case 1: // P tiny, dS denormal
+			lse[i], dpt[i] = 80, 1e-6
+		case 2:
+			dpt[i] = float32(math.NaN())
+		}
+	}
+	p16, ds16 := make([]uint16, n), make([]uint16, n)
+	if !probsDSRow16(slices.Clone(st), slices.Clone(dpt), lse, d, p16, ds16) {
+		t.Fatal("fused backward row not taken")
+	}
+	pr, dr := slices.Clone(st), slices.Clone(dpt)
+	expSubRow(pr, lse)
+	dsSubRow(pr, dr, d)
+	denormals := 0
+	for _, c := range []struct {
+		name string
+		got  []uint16
+		ref  []float32
+	}{{"P", p16, pr}, {"dS", ds16, dr}} {
+		want := make([]uint16, n)
+		tensors.F32ToBF16(want, c.ref)
+		for i, x := range c.ref {
+			bits := math.Float32bits(x)
+			switch {
+			case x != x:
+				if g := c.got[i]; g&0x7f80 != 0x7f80 || g&0x7f == 0 {
+					t.Errorf("%s[%d]: NaN became %#04x", c.name, i, g)
+				}
+			case x != 0 && bits&0x7f800000 == 0:
+				denormals++
+				if c.got[i] != uint16(bits>>16)&0x8000 {
+					t.Errorf("%s[%d] = %g (denormal): got %#04x, want ±0", c.name, i, x, c.got[i])
+				}
+			case c.got[i] != want[i]:
+				t.Errorf("%s[%d] = %g: got %#04x, F32ToBF16 gives %#04x", c.name, i, x, c.got[i], want[i])
+			}
+		}
+	}
+	if denormals == 0 {
+		t.Fatal("no denormal case was exercised")
+	}
 }

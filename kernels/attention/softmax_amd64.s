@@ -331,6 +331,12 @@ reduce:
 	VPORD     Z14, Z6, K1, Z8 \
 	VPMOVDW   Z8, mem
 
+// VCVTNEPS2BF16 (AVX512_BF16; the Go assembler lacks it, bytes from GNU as 2.40): round the
+// 16 float32 lanes of a ZMM to bf16 in a YMM, to nearest even, DAZ/FTZ.
+#define CVT16_Z3_Y6 BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x72; BYTE $0xf3 // vcvtneps2bf16 ymm6, zmm3
+#define CVT16_Z5_Y7 BYTE $0x62; BYTE $0xf2; BYTE $0x7e; BYTE $0x48; BYTE $0x72; BYTE $0xfd // vcvtneps2bf16 ymm7, zmm5
+#define CVT16_Z15_Y7 BYTE $0x62; BYTE $0xd2; BYTE $0x7e; BYTE $0x48; BYTE $0x72; BYTE $0xff // vcvtneps2bf16 ymm7, zmm15
+
 // ROUNDCONST loads ROUND16's constants into Z10–Z14 (clobbers AX).
 #define ROUNDCONST \
 	MOVL         $0x7fff, AX \
@@ -349,7 +355,7 @@ reduce:
 // One row of the dense transposed backward, 16 lanes at a time: P = e^(st − lse) (expSum's
 // exponential, lse per lane), dS = P·(dpt − d) (dsRow's two roundings); P and dS are stored
 // only as bf16, into p16 and ds16.
-TEXT ·probsDS16AVX512(SB), NOSPLIT, $0-56
+TEXT ·probsDS16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         st+0(FP), SI
 	MOVQ         dpt+8(FP), DX
 	MOVQ         lse+16(FP), R8
@@ -358,6 +364,9 @@ TEXT ·probsDS16AVX512(SB), NOSPLIT, $0-56
 	MOVQ         ds16+40(FP), R10
 	MOVQ         n16+48(FP), CX
 	EXPCONST512
+	MOVQ         cvt+56(FP), AX
+	TESTQ        AX, AX
+	JNZ          pdscvt
 	ROUNDCONST
 
 pdsloop:
@@ -380,16 +389,39 @@ pdsloop:
 	VZEROUPPER
 	RET
 
+pdscvt: // the same with VCVTNEPS2BF16 rounding
+	VMOVUPS (SI), Z0
+	VMOVUPS (R8), Z27
+	EXPM512(Z0, Z1, Z2, Z3, Z4, K2) // Z3 = P
+	VMOVUPS (DX), Z5
+	VSUBPS  (R9), Z5, Z5            // dP − D
+	VMULPS  Z3, Z5, Z5              // dS
+	CVT16_Z3_Y6
+	VMOVDQU Y6, (DI)
+	CVT16_Z5_Y7
+	VMOVDQU Y7, (R10)
+	ADDQ    $64, SI
+	ADDQ    $64, DX
+	ADDQ    $64, R8
+	ADDQ    $64, R9
+	ADDQ    $32, DI
+	ADDQ    $32, R10
+	DECQ    CX
+	JNZ     pdscvt
+	VZEROUPPER
+	RET
+
 // func expSum16AVX512(x *float32, n16 int, m float32, p16 *uint16) float32
 //
 // expSumAVX512 for n = 16·n16 that stores e^(x[i] − m) only as bf16 into p16 (x is left
 // unchanged) and returns the float32 sum, summed as expSumAVX512 sums (two accumulators,
 // 32 lanes per step, the same final reduction).
-TEXT ·expSum16AVX512(SB), NOSPLIT, $0-36
+TEXT ·expSum16AVX512(SB), NOSPLIT, $0-44
 	MOVQ         x+0(FP), SI
 	MOVQ         n16+8(FP), CX
 	VBROADCASTSS m+16(FP), Z27
 	MOVQ         p16+24(FP), DI
+	MOVQ         cvt+32(FP), R11
 	EXPCONST512
 	ROUNDCONST
 	VPXORD       Z30, Z30, Z30
@@ -404,8 +436,19 @@ e16loop32:
 	EXPM512(Z5, Z1, Z2, Z15, Z4, K3)
 	VADDPS  Z3, Z30, Z30
 	VADDPS  Z15, Z31, Z31
+	TESTQ   R11, R11
+	JNZ     e16cvt32
 	ROUND16(Z3, (DI))
 	ROUND16(Z15, 32(DI))
+	JMP     e16next32
+
+e16cvt32:
+	CVT16_Z3_Y6
+	VMOVDQU Y6, (DI)
+	CVT16_Z15_Y7
+	VMOVDQU Y7, 32(DI)
+
+e16next32:
 	ADDQ    $128, SI
 	ADDQ    $64, DI
 	SUBQ    $2, CX
@@ -417,11 +460,18 @@ e16loop16:
 	VMOVUPS (SI), Z0
 	EXPM512(Z0, Z1, Z2, Z3, Z4, K2)
 	VADDPS  Z3, Z30, Z30
+	TESTQ   R11, R11
+	JNZ     e16cvt16
 	ROUND16(Z3, (DI))
+	JMP     e16reduce
+
+e16cvt16:
+	CVT16_Z3_Y6
+	VMOVDQU Y6, (DI)
 
 e16reduce:
 	VADDPS Z31, Z30, Z0
 	HSUM512
-	MOVSS  X0, ret+32(FP)
+	MOVSS  X0, ret+40(FP)
 	VZEROUPPER
 	RET

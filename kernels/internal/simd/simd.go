@@ -26,6 +26,10 @@ func Available(p int) bool {
 	return false
 }
 
+// BF16 reports whether the AVX512 path may also use the AVX512_BF16 conversions
+// (VCVTNEPS2BF16).
+func BF16() bool { return hasAVX512 && hasBF16 }
+
 // Best is the most preferred available path.
 func Best() int {
 	switch {

@@ -2,4 +2,4 @@
 
 package simd
 
-const hasAVX2, hasAVX512 = false, false
+const hasAVX2, hasAVX512, hasBF16 = false, false, false
