@@ -161,6 +161,8 @@ type Positional interface {
 	// may be BF16: the F32 result rounded as Cast would (see SwiGLU), for the bf16 q, k of
 	// mixed-precision attention.
 	Rotary(out, x, cos, sin *tensors.Tensor) error
+	// RotaryBackward is the inverse rotation; dx may alias dout, and where Rotary takes a
+	// BF16 out, dx may be BF16 too (the F32 result rounded).
 	RotaryBackward(dx, dout, cos, sin *tensors.Tensor) error
 	// Embedding gathers out [T, D] = table [V, D] rows at ids [T] (I32).
 	Embedding(out, table, ids *tensors.Tensor) error

@@ -7,7 +7,7 @@ import (
 
 // testBF16Outputs checks the optional BF16 outputs (mixed precision: a result read only by
 // bf16 GEMMs is written rounded): RMSNorm's out, SwiGLU's out, SwiGLUBackward's dgate and
-// dup and Rotary's out give exactly the bits of the F32 op followed by Cast (round to nearest
+// dup, Rotary's out and RotaryBackward's dx give exactly the bits of the F32 op followed by Cast (round to nearest
 // even), with rstd unchanged; a BF16 output of the wrong shape is an error. A backend that
 // rejects the first BF16 output skips the group (callers fall back to F32 + Cast). Then
 // Attention and AttentionBackward (opts.BF16) on BF16 q, k, v must give the bits of the same
@@ -56,6 +56,12 @@ func testBF16Outputs(e *env) {
 	e.sameBF16("Rotary out", r16, r)
 	if err := e.be.Rotary(e.zeros(tensors.BF16, T, H, Dh+1), xr, cs, sn); err == nil {
 		e.t.Error("Rotary: BF16 out of the wrong shape accepted")
+	}
+	e.ok(e.be.RotaryBackward(r, xr, cs, sn))
+	e.ok(e.be.RotaryBackward(r16, xr, cs, sn))
+	e.sameBF16("RotaryBackward dx", r16, r)
+	if err := e.be.RotaryBackward(e.zeros(tensors.BF16, T, H+1, Dh), xr, cs, sn); err == nil {
+		e.t.Error("RotaryBackward: BF16 dx of the wrong shape accepted")
 	}
 
 	testBF16AttentionInputs(e)

@@ -41,6 +41,12 @@ func (*Backend) RotaryBackward(dx, dout, cos, sin *tensors.Tensor) error {
 	if err != nil {
 		return err
 	}
+	if dx != nil && dx.DType() == tensors.BF16 { // bf16 dx: the rounded fp32 result
+		if err := check(op, f32("dout", dout), arg{"dx", dx, tensors.BF16, []int{T, H, Dh}}, f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
+			return err
+		}
+		return wrap(op, rotary.Backward16(dx.BF16(), dout.F32(), cos.F32(), sin.F32(), T, H, Dh, R))
+	}
 	if err := check(op, f32("dout", dout), f32("dx", dx, T, H, Dh), f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
 		return err
 	}

@@ -282,33 +282,39 @@ func BenchmarkVision(b *testing.B) {
 	b.ReportMetric(tGo.Seconds()/tFast.Seconds(), "x_go")
 }
 
-// TestForward16: the bf16 output is Forward's float32 result rounded (both row paths), and
-// bad lengths are errors.
+// TestForward16: the bf16 output of Forward16 (Backward16) is Forward's (Backward's) float32
+// result rounded (both row paths, blocks of tokens), and bad lengths are errors.
 func TestForward16(t *testing.T) {
-	for i, sh := range shapes {
-		n := sh.T * sh.H * sh.Dh
-		x := kerneltest.Normal(kerneltest.RNG(uint64(500+i)), n, 1)
-		c, s := randomAngles(uint64(600+i), sh.T*sh.R/2)
-		want := make([]float32, n)
-		if err := Forward(want, x, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
-			t.Fatal(err)
-		}
-		w16 := make([]uint16, n)
-		tensors.F32ToBF16(w16, want)
-		got := make([]uint16, n)
-		for j := range got {
-			got[j] = 0xffff
-		}
-		if err := Forward16(got, x, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
-			t.Fatal(err)
-		}
-		for j := range got {
-			if got[j] != w16[j] {
-				t.Fatalf("%v: element %d = %#04x, want %#04x", sh, j, got[j], w16[j])
+	for _, dir := range []struct {
+		name  string
+		f32   func(out, x, cos, sin []float32, T, H, Dh, R int) error
+		round func(out []uint16, x, cos, sin []float32, T, H, Dh, R int) error
+	}{{"Forward16", Forward, Forward16}, {"Backward16", Backward, Backward16}} {
+		for i, sh := range shapes {
+			n := sh.T * sh.H * sh.Dh
+			x := kerneltest.Normal(kerneltest.RNG(uint64(500+i)), n, 1)
+			c, s := randomAngles(uint64(600+i), sh.T*sh.R/2)
+			want := make([]float32, n)
+			if err := dir.f32(want, x, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+				t.Fatal(err)
 			}
-		}
-		if Forward16(got[1:], x, c, s, sh.T, sh.H, sh.Dh, sh.R) == nil {
-			t.Errorf("%v: short out accepted", sh)
+			w16 := make([]uint16, n)
+			tensors.F32ToBF16(w16, want)
+			got := make([]uint16, n)
+			for j := range got {
+				got[j] = 0xffff
+			}
+			if err := dir.round(got, x, c, s, sh.T, sh.H, sh.Dh, sh.R); err != nil {
+				t.Fatal(err)
+			}
+			for j := range got {
+				if got[j] != w16[j] {
+					t.Fatalf("%s %v: element %d = %#04x, want %#04x", dir.name, sh, j, got[j], w16[j])
+				}
+			}
+			if dir.round(got[1:], x, c, s, sh.T, sh.H, sh.Dh, sh.R) == nil {
+				t.Errorf("%s %v: short out accepted", dir.name, sh)
+			}
 		}
 	}
 }

@@ -126,8 +126,15 @@ func (s *VisionStage) blockBackward(o *visOps, w *visBlockW, a *visBlockAct, b *
 	o.do(func() error {
 		return s.attentionBackward(st, dq, dk, dv, dO, a.q, a.k, a.v, a.o, a.lse)
 	})
-	o.do(func() error { return s.be.RotaryBackward(dq, dq, st.cos, st.sin) })
-	o.do(func() error { return s.be.RotaryBackward(dk, dk, st.cos, st.sin) })
+	if s.attn16 && w.qb == nil { // no bias gradients: dq, dk only feed GEMMs, as bf16
+		dq16, dk16 := o.alloc(tensors.BF16, P, H, Dh), o.alloc(tensors.BF16, P, H, Dh)
+		o.do(func() error { return s.be.RotaryBackward(dq16, dq, st.cos, st.sin) })
+		o.do(func() error { return s.be.RotaryBackward(dk16, dk, st.cos, st.sin) })
+		dq, dk = dq16, dk16
+	} else {
+		o.do(func() error { return s.be.RotaryBackward(dq, dq, st.cos, st.sin) })
+		o.do(func() error { return s.be.RotaryBackward(dk, dk, st.cos, st.sin) })
+	}
 	dq, dk, dv = o.view(dq, P, Dv), o.view(dk, P, Dv), o.view(dv, P, Dv)
 	b.dqb, b.dkb, b.dvb = o.biasGrad(w.qb, dq), o.biasGrad(w.kb, dk), o.biasGrad(w.vb, dv)
 	b.dq, b.dk, b.dv = o.gemmIn(dq), o.gemmIn(dk), o.gemmIn(dv)

@@ -89,9 +89,11 @@ func bf16Outputs(be kernels.Backend) bool {
 }
 
 // bf16Attention reports whether be takes the optional bf16 attention path: Rotary writing a
-// BF16 out and Attention/AttentionBackward reading BF16 q, k, v (opts.BF16), probed once on a
-// one-token problem. With it the bf16 stage keeps q, k, v only as bf16 (the rounded values
-// the attention products read anyway: the same bits as F32 inputs).
+// BF16 out (and RotaryBackward a BF16 dx) and Attention/AttentionBackward reading BF16 q, k, v
+// (opts.BF16), probed once on a one-token problem. With it the bf16 stage keeps q, k, v only
+// as bf16 (the rounded values the attention products read anyway: the same bits as F32
+// inputs), and without q/k/v biases its rotary backward writes dq, dk as the bf16 GEMM
+// operands directly (the bits of F32 + Cast).
 func bf16Attention(be kernels.Backend) bool {
 	var err error
 	t := func(dt tensors.DType, shape ...int) *tensors.Tensor {
@@ -108,7 +110,8 @@ func bf16Attention(be kernels.Backend) bool {
 		return false
 	}
 	opts := kernels.AttentionOpts{BF16: true}
-	return be.Rotary(q, x, cs, cs) == nil && be.Attention(o, lse, q, q, q, opts) == nil &&
+	return be.Rotary(q, x, cs, cs) == nil && be.RotaryBackward(q, x, cs, cs) == nil &&
+		be.Attention(o, lse, q, q, q, opts) == nil &&
 		be.AttentionBackward(dq, dk, dv, x, q, q, q, o, lse, opts) == nil
 }
 
