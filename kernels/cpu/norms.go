@@ -43,6 +43,32 @@ func (*Backend) RMSNormBackward(dx, dw, dout, x, w, rstd *tensors.Tensor) error 
 	return wrap(op, norm.RMSNormBackward(dx.F32(), dw.F32(), dout.F32(), x.F32(), w.F32(), rstd.F32(), T, D))
 }
 
+func (*Backend) RMSNormBackwardAdd(dx, dx16, dw, dout, x, w, rstd, dres *tensors.Tensor) error {
+	const op = "RMSNormBackwardAdd"
+	if _, err := same(op, "x", x, "dx", dx, "dout", dout); err != nil {
+		return err
+	}
+	T, D, err := rows(op, "x", x)
+	if err != nil {
+		return err
+	}
+	if err := check(op, f32("rstd", rstd, T), f32("w", w, D), f32("dw", dw, D)); err != nil {
+		return err
+	}
+	res, err := optF32(op, "dres", dres, x.Shape()...)
+	if err != nil {
+		return err
+	}
+	var d16 []uint16
+	if dx16 != nil {
+		if err := check(op, arg{"dx16", dx16, tensors.BF16, x.Shape()}); err != nil {
+			return err
+		}
+		d16 = dx16.BF16()
+	}
+	return wrap(op, norm.RMSNormBackwardAdd(dx.F32(), d16, dw.F32(), dout.F32(), x.F32(), w.F32(), rstd.F32(), res, T, D))
+}
+
 // optF32 returns t's data after checking it is F32 of the given shape; nil gives nil.
 func optF32(op, name string, t *tensors.Tensor, shape ...int) ([]float32, error) {
 	if t == nil {

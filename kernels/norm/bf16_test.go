@@ -52,3 +52,67 @@ func TestRMSNormBF16(t *testing.T) {
 		t.Error("negative eps accepted")
 	}
 }
+
+// TestRMSNormBackwardAdd checks RMSNormBackwardAdd on every path against RMSNormBackward, a
+// float32 add of dres and tensors.F32ToBF16, bit for bit (dx, dx16, dw), with and without dres
+// and dx16; bad lengths are errors.
+func TestRMSNormBackwardAdd(t *testing.T) {
+	forEachPath(t, func(t *testing.T) {
+		r := kerneltest.RNG(32)
+		for _, sz := range [][2]int{{1, 1}, {3, 17}, {5, 384}, {130, 72}} {
+			T, D := sz[0], sz[1]
+			x, w := kerneltest.Normal(r, T*D, 2), kerneltest.Uniform(r, D, 0.5, 1.5)
+			dy, dres := kerneltest.Normal(r, T*D, 1), kerneltest.Normal(r, T*D, 1)
+			rs := make([]float32, T)
+			if err := RMSNormForward(make([]float32, T*D), rs, x, w, T, D, 1e-6); err != nil {
+				t.Fatal(err)
+			}
+			dx, dw := make([]float32, T*D), make([]float32, D)
+			if err := RMSNormBackward(dx, dw, dy, x, w, rs, T, D); err != nil {
+				t.Fatal(err)
+			}
+			sum := make([]float32, T*D)
+			for i := range sum {
+				sum[i] = dx[i] + dres[i]
+			}
+			want16 := make([]uint16, T*D)
+			tensors.F32ToBF16(want16, sum)
+			for _, c := range []struct {
+				res  []float32
+				copy bool
+				want []float32
+			}{{dres, true, sum}, {nil, true, dx}, {dres, false, sum}} {
+				got, gdw := make([]float32, T*D), make([]float32, D)
+				var got16 []uint16
+				if c.copy {
+					got16 = make([]uint16, T*D)
+				}
+				if err := RMSNormBackwardAdd(got, got16, gdw, dy, x, w, rs, c.res, T, D); err != nil {
+					t.Fatal(err)
+				}
+				w16 := want16
+				if c.res == nil {
+					w16 = make([]uint16, T*D)
+					tensors.F32ToBF16(w16, dx)
+				}
+				for i := range got {
+					if math.Float32bits(got[i]) != math.Float32bits(c.want[i]) || (c.copy && got16[i] != w16[i]) {
+						t.Fatalf("T=%d D=%d dres=%v copy=%v: element %d = %g, want %g", T, D, c.res != nil, c.copy, i, got[i], c.want[i])
+					}
+				}
+				for i := range gdw {
+					if math.Float32bits(gdw[i]) != math.Float32bits(dw[i]) {
+						t.Fatalf("T=%d D=%d: dw[%d] = %g, want %g", T, D, i, gdw[i], dw[i])
+					}
+				}
+			}
+		}
+	})
+	f := make([]float32, 8)
+	if err := RMSNormBackwardAdd(f, make([]uint16, 7), f[:4], f, f, f[:4], f[:2], nil, 2, 4); err == nil {
+		t.Error("short dx16 accepted")
+	}
+	if err := RMSNormBackwardAdd(f, nil, f[:4], f, f, f[:4], f[:2], f[:7], 2, 4); err == nil {
+		t.Error("short dres accepted")
+	}
+}

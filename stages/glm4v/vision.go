@@ -563,10 +563,10 @@ func (s *VisionStage) backward(o *visOps, st *visMB, dOut *tensors.Tensor) *visB
 	a, w := st.act, st.w
 	b := &visBack{blocks: make([]visBlockBack, len(w.blocks))}
 	dz := s.mergerBackward(o, &b.merger, &a.merger, st, dOut)
-	var dx *tensors.Tensor
-	dx, b.dPostLN = o.rmsnormBack(dz, a.xL, w.postLN, a.rstdL)
+	dx, dxg, dPostLN := o.rmsnormBackAdd(dz, a.xL, w.postLN, a.rstdL, nil, true)
+	b.dPostLN = dPostLN
 	for i := len(w.blocks) - 1; i >= 0; i-- {
-		dx = s.blockBackward(o, &w.blocks[i], &a.blocks[i], &b.blocks[i], st, dx)
+		dx, dxg = s.blockBackward(o, &w.blocks[i], &a.blocks[i], &b.blocks[i], st, dx, dxg, i > 0)
 	}
 	b.dx0 = dx
 	var de *tensors.Tensor
