@@ -26,6 +26,7 @@ func init() {
 			im := *impls[PathAVX512]
 			im.path, im.dotTile, im.dmr, im.dnr = PathAVX512BF16, bf16Tile, gemmBMR, gemmBNV*16
 			im.interleave = interleaveAsm
+			im.prefetch16 = prefetch16Asm
 			im.interleaveK6 = interleaveK6Asm
 			impls[PathAVX512BF16] = &im
 			cur = &im
@@ -149,3 +150,15 @@ func widenBF16(dst *float32, src *uint16, n8 int)
 //
 //go:noescape
 func transpose8x8(dst, src *float32, ds, ls, r8, c8 int)
+
+// prefetch16Asm issues PREFETCHT1 for every cache line of rows [0, rows) of a (lda bf16
+// apart, n bf16 each); the slice must reach the last row's start.
+func prefetch16Asm(a []uint16, rows, lda, n int) {
+	if rows > 0 && n > 0 {
+		_ = a[(rows-1)*lda]
+		prefetchRows(&a[0], rows, 2*lda, (2*n+63)/64)
+	}
+}
+
+//go:noescape
+func prefetchRows(a *uint16, rows, ldaBytes, lines int)

@@ -87,6 +87,11 @@ func (t *task) runDot(im *impl, ws *workspace) {
 			ap, lda := ws.a16[ir/mr*panel:], aStride16
 			if inPlace {
 				ap, lda = p.a16[(ic+ir)*p.lda+pc:], p.lda
+				if next := min(mr, mc-ir-mr); next > 0 && im.prefetch16 != nil {
+					// The next panel's rows towards L2 while this one computes: in place,
+					// they are met cold (the vision training step: 0.5–0.9% faster).
+					im.prefetch16(p.a16[(ic+ir+mr)*p.lda+pc:], next, p.lda, 2*kp)
+				}
 			}
 			crow := p.c[(ic+ir)*p.ldc+jc:]
 			for jr := 0; jr < nc; jr += nr {

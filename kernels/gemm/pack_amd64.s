@@ -217,3 +217,26 @@ k6loop:
 	JNE  k6loop
 	VZEROUPPER
 	RET
+
+// func prefetchRows(a *uint16, rows, ldaBytes, lines int): PREFETCHT1 of lines cache lines
+// from each of rows rows, ldaBytes apart (rows, lines ≥ 1).
+TEXT ·prefetchRows(SB), NOSPLIT, $0-32
+	MOVQ a+0(FP), SI
+	MOVQ rows+8(FP), CX
+	MOVQ ldaBytes+16(FP), R8
+	MOVQ lines+24(FP), R9
+	TESTQ CX, CX
+	JEQ pfdone
+pfrow:
+	MOVQ SI, DI
+	MOVQ R9, DX
+pfline:
+	PREFETCHT1 (DI)
+	ADDQ $64, DI
+	DECQ DX
+	JNZ pfline
+	ADDQ R8, SI
+	DECQ CX
+	JNZ pfrow
+pfdone:
+	RET

@@ -58,6 +58,9 @@ type impl struct {
 	// load/alpha/beta contract of tile. Its register tile is dmr × dnr.
 	dotTile  func(kMajor bool, mr, nc, kp int, a []uint16, lda int, b []uint16, c []float32, ldc int, alpha, beta float32, load bool)
 	dmr, dnr int
+	// prefetch16, when non-nil, hints the rows [0, rows) of a (lda apart, n bf16 each)
+	// towards L2 (PREFETCHT1).
+	prefetch16 func(a []uint16, rows, lda, n int)
 	// interleave (with dotTile) sets dst[2i] = r0[i], dst[2i+1] = r1[i] for i < len(r0).
 	interleave func(dst, r0, r1 []uint16)
 	// interleaveK6, when non-nil (with dmr == 6), packs one k pair of k-major A straight into
