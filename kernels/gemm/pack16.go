@@ -122,6 +122,9 @@ func (p *problem) packA16(im *impl, ws *workspace, i0, mc, p0, kc int) {
 	}
 	il, t0, t1 := ws.t16[:2*mc], ws.t16[2*mc:3*mc], ws.t16[3*mc:4*mc]
 	for q := 0; q < kp; q++ {
+		if !p.roundA && im.prefetch16 != nil && 2*(q+packAhead)+1 < kc {
+			im.prefetch16(p.a16[(p0+2*(q+packAhead))*p.lda+i0:], 2, p.lda, mc)
+		}
 		s0 := (p0+2*q)*p.lda + i0
 		a0, a1 := t0, t1
 		switch {
@@ -172,6 +175,9 @@ func (p *problem) packB16(im *impl, nr int, ws *workspace, p0, kc, j0, nc int) {
 		// Stored [k,n]: row pairs outer, panels inner, so the source is read row by row
 		// (sequentially) rather than down a 2·nr-byte column strip per panel.
 		for q := 0; q < kp; q++ {
+			if im.prefetch16 != nil && 2*(q+packAhead)+1 < kc {
+				im.prefetch16(p.b16[(p0+2*(q+packAhead))*p.ldb+j0:], 2, p.ldb, nc)
+			}
 			r0 := p.b16[(p0+2*q)*p.ldb+j0:][:nc]
 			r1 := zero16[:0]
 			if 2*q+1 < kc {
@@ -226,3 +232,9 @@ func (p *problem) packB16(im *impl, nr int, ws *workspace, p0, kc, j0, nc int) {
 		}
 	}
 }
+
+// packAhead is how many k pairs ahead the k-major packing loops prefetch their source rows
+// (im.prefetch16): the weight-gradient GEMMs pack activations written long before, mostly
+// out of cache; 4–16 measured alike, 1.6–1.8% on the vision training step, 7–9% on its
+// 384×384×2048 weight gradient.
+const packAhead = 8
