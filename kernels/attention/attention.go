@@ -206,7 +206,7 @@ func Forward(o, lse, q, k, v []float32, p Params) error {
 		return err
 	}
 	if p.BF16 {
-		pl.in16 = pl.round16(q, k, v, nil)
+		pl.in16 = &in16{q: round16(q), k: round16(k), v: round16(v)}
 		defer pl.in16.release()
 	}
 	pl.forward(o, lse, q, k, v)
@@ -227,10 +227,6 @@ func Forward16(o, lse []float32, q, k, v []uint16, p Params) error {
 		return err
 	}
 	pl.in16 = &in16{q: q, k: k, v: v}
-	if pl.headMajor() { // head-major copies: see in16
-		pl.in16 = &in16{q: pl.headMajor16(q, p.H), k: pl.headMajor16(k, p.K), v: pl.headMajor16(v, p.K), headMajor: true}
-		defer pl.in16.release()
-	}
 	pl.forward(o, lse, nil, nil, nil)
 	return nil
 }
@@ -272,7 +268,7 @@ func Backward(dq, dk, dv, do, q, k, v, o, lse []float32, p Params) error {
 	}
 	D := pl.rowTerm(do, o)
 	if p.BF16 {
-		pl.in16 = pl.round16(q, k, v, do)
+		pl.in16 = &in16{q: round16(q), k: round16(k), v: round16(v), do: round16(do)}
 		defer pl.in16.release()
 	}
 	pl.backward(dq, dk, dv, do, q, k, v, lse, D)
@@ -294,15 +290,9 @@ func Backward16(dq, dk, dv, do []float32, q, k, v []uint16, o, lse []float32, p 
 		return err
 	}
 	D := pl.rowTerm(do, o)
-	if pl.headMajor() { // head-major copies: see in16
-		pl.in16 = pl.round16(nil, nil, nil, do)
-		pl.in16.q, pl.in16.k, pl.in16.v = pl.headMajor16(q, p.H), pl.headMajor16(k, p.K), pl.headMajor16(v, p.K)
-		defer pl.in16.release()
-	} else {
-		do16 := round16(do)
-		defer (&in16{do: do16}).release() // only do16 is recycled: q, k, v are the caller's
-		pl.in16 = &in16{q: q, k: k, v: v, do: do16}
-	}
+	do16 := round16(do)
+	defer (&in16{do: do16}).release() // only do16 is recycled: q, k, v are the caller's
+	pl.in16 = &in16{q: q, k: k, v: v, do: do16}
 	pl.backward(dq, dk, dv, do, nil, nil, nil, lse, D)
 	return nil
 }

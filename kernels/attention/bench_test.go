@@ -204,13 +204,6 @@ func benchDenseAB(b *testing.B, set func(bool), metric string) {
 	b.ReportMetric(tAlt.Seconds()/tDef.Seconds(), metric)
 }
 
-// BenchmarkDenseHeadMajor: the dense path on head-major bf16 copies of q, k, v, do (the
-// default) against token-major ones; x_token is the token-major time over the head-major one
-// (copies included).
-func BenchmarkDenseHeadMajor(b *testing.B) {
-	benchDenseAB(b, func(alt bool) { tokenMajor16 = alt }, "x_token")
-}
-
 // BenchmarkDenseCvt16: the dense path's fused rows rounding with VCVTNEPS2BF16 (the default
 // with AVX512_BF16) against the nine-instruction ROUND16; x_round is ROUND16's time over it.
 func BenchmarkDenseCvt16(b *testing.B) {

@@ -23,69 +23,8 @@ import (
 // case, usually far less (the tests allow 2⁻⁸ per product in the chain).
 
 // in16 holds the bf16 copies of one call's inputs.
-//
-// The dense path takes them head-major (each head's rows contiguous, Dh apart): its
-// whole-segment products then read and pack compact blocks instead of rows H·Dh apart,
-// which measured 6–9% faster on the vision shape (8 × 256 tokens, 6 heads of 64) including
-// the transposing copies. The copies are made while rounding (or by headMajor16 for bf16
-// inputs); the products see the same values in the same order, so results are the same bits.
 type in16 struct {
 	q, k, v, do []uint16 // [T, H, Dh], [T, K, Dh], [T, K, Dh], [T, H, Dh] (do: backward only)
-	// headMajor: q, do are stored [H, T, Dh] and k, v [K, T, Dh] instead.
-	headMajor bool
-}
-
-// round16 returns the bf16 copies of q, k, v, do (any may be nil), head-major when the
-// plan runs the dense path.
-func (p *plan) round16(q, k, v, do []float32) *in16 {
-	if !p.headMajor() {
-		return &in16{q: round16(q), k: round16(k), v: round16(v), do: round16(do)}
-	}
-	hm := func(x []float32, heads int) []uint16 {
-		if x == nil {
-			return nil
-		}
-		y := buf16(len(x))
-		for h := range heads {
-			for t := range p.T {
-				tensors.F32ToBF16(y[(h*p.T+t)*p.Dh:][:p.Dh], x[(t*heads+h)*p.Dh:][:p.Dh])
-			}
-		}
-		return y
-	}
-	return &in16{q: hm(q, p.H), k: hm(k, p.K), v: hm(v, p.K), do: hm(do, p.H), headMajor: true}
-}
-
-// headMajor reports whether the plan takes head-major bf16 copies (the dense path).
-func (p *plan) headMajor() bool { return p.dense() && !tokenMajor16 }
-
-// tokenMajor16 keeps the dense path on token-major copies (BenchmarkDenseHeadMajor's baseline).
-var tokenMajor16 bool
-
-// headMajor16 returns a head-major copy of x [T, heads, Dh] (bf16) in a recycled buffer.
-func (p *plan) headMajor16(x []uint16, heads int) []uint16 {
-	y := buf16(len(x))
-	for h := range heads {
-		for t := range p.T {
-			copy(y[(h*p.T+t)*p.Dh:][:p.Dh], x[(t*heads+h)*p.Dh:][:p.Dh])
-		}
-	}
-	return y
-}
-
-// at is where a head's rows start in an in16 copy and their stride.
-type at struct{ off, ld int }
-
-// layout locates token t of query head h (h ≥ 0: q, do) or of kv head −1−h (k, v).
-func (in *in16) layout(p *plan, t, h int) at {
-	heads := p.H
-	if h < 0 {
-		h, heads = -1-h, p.K
-	}
-	if in.headMajor {
-		return at{(h*p.T + t) * p.Dh, p.Dh}
-	}
-	return at{(t*heads + h) * p.Dh, heads * p.Dh}
 }
 
 // bufs16 recycles the whole-tensor bf16 copies between calls (fresh megabyte-sized slices
@@ -97,17 +36,14 @@ func round16(x []float32) []uint16 {
 	if x == nil {
 		return nil
 	}
-	y := buf16(len(x))
+	var y []uint16
+	if b, ok := bufs16.Get().(*[]uint16); ok && cap(*b) >= len(x) {
+		y = (*b)[:len(x)]
+	} else {
+		y = make([]uint16, len(x))
+	}
 	tensors.F32ToBF16(y, x)
 	return y
-}
-
-// buf16 returns a recycled (or new) buffer of n bf16 values, contents undefined.
-func buf16(n int) []uint16 {
-	if b, ok := bufs16.Get().(*[]uint16); ok && cap(*b) >= n {
-		return (*b)[:n]
-	}
-	return make([]uint16, n)
 }
 
 // release recycles the copies of in.

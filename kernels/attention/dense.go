@@ -10,7 +10,7 @@ import (
 
 // Dense bf16 path (Params.BF16, bidirectional, every segment at most denseMaxL tokens): the
 // vision tower's shape, one image per segment. Each (segment, head) is a handful of
-// whole-segment GEMMs on head-major bf16 copies of q, k, v, do (in16), with the L×L score matrices in
+// whole-segment GEMMs on the bf16 copies of q, k, v, do (in16), with the L×L score matrices in
 // the worker's scratch (L2-resident for L ≤ 256: 256 KiB per fp32 matrix):
 //
 //	forward  (task: segment, query head h):
@@ -147,14 +147,13 @@ func (p *plan) denseForward(s *denseScratch, o, lse []float32, seg, h int) {
 	if L == 0 {
 		return
 	}
-	Dh, ldq := p.Dh, p.H*p.Dh
+	Dh, ldq, ldk := p.Dh, p.H*p.Dh, p.K*p.Dh
 	in := p.in16
-	ql, kl := in.layout(p, s0, h), in.layout(p, s0, -1-h/p.groups)
-	q0 := s0*ldq + h*Dh // o
+	q0, k0 := s0*ldq+h*Dh, s0*ldk+(h/p.groups)*Dh
 	S, l := s.s[:L*L], s.l[:L]
 	ld := denseLD(L)
 	P16 := s.p16[:(L-1)*ld+L]
-	mm16(false, true, L, L, Dh, p.scale, in.q[ql.off:], ql.ld, in.k[kl.off:], kl.ld, 0, S, L)
+	mm16(false, true, L, L, Dh, p.scale, in.q[q0:], ldq, in.k[k0:], ldk, 0, S, L)
 	p.maskPad(S, s0, L)
 	st := lse[h*p.T+s0 : h*p.T+s1]
 	for i := range L {
@@ -172,7 +171,7 @@ func (p *plan) denseForward(s *denseScratch, o, lse []float32, seg, h int) {
 		}
 		st[i] = m + float32(math.Log(float64(l[i])))
 	}
-	mm16(false, false, L, Dh, L, 1, P16, ld, in.v[kl.off:], kl.ld, 0, o[q0:], ldq)
+	mm16(false, false, L, Dh, L, 1, P16, ld, in.v[k0:], ldk, 0, o[q0:], ldq)
 	for i := range L {
 		out := o[q0+i*ldq : q0+i*ldq+Dh]
 		if l[i] == 0 {
@@ -202,8 +201,7 @@ func (p *plan) denseBackward(s *denseScratch, dq, dk, dv, lse, D []float32, seg,
 	}
 	Dh, ldq, ldk := p.Dh, p.H*p.Dh, p.K*p.Dh
 	in := p.in16
-	k0 := s0*ldk + kh*Dh // dk, dv
-	kl := in.layout(p, s0, -1-kh)
+	k0 := s0*ldk + kh*Dh
 	St, dPt := s.s[:L*L], s.dp[:L*L]
 	ld := denseLD(L)
 	P16, dS16 := s.p16[:(L-1)*ld+L], s.ds16[:(L-1)*ld+L]
@@ -213,10 +211,9 @@ func (p *plan) denseBackward(s *denseScratch, dq, dk, dv, lse, D []float32, seg,
 	}
 	for g := range p.groups {
 		h := kh*p.groups + g
-		q0 := s0*ldq + h*Dh // dq
-		ql := in.layout(p, s0, h)
-		mm16(false, true, L, L, Dh, p.scale, in.k[kl.off:], kl.ld, in.q[ql.off:], ql.ld, 0, St, L)
-		mm16(false, true, L, L, Dh, 1, in.v[kl.off:], kl.ld, in.do[ql.off:], ql.ld, 0, dPt, L)
+		q0 := s0*ldq + h*Dh
+		mm16(false, true, L, L, Dh, p.scale, in.k[k0:], ldk, in.q[q0:], ldq, 0, St, L)
+		mm16(false, true, L, L, Dh, 1, in.v[k0:], ldk, in.do[q0:], ldq, 0, dPt, L)
 		st, d := lse[h*p.T+s0:h*p.T+s1], D[h*p.T+s0:h*p.T+s1]
 		for j := range L {
 			p16, d16 := P16[j*ld:j*ld+L], dS16[j*ld:j*ld+L]
@@ -235,8 +232,8 @@ func (p *plan) denseBackward(s *denseScratch, dq, dk, dv, lse, D []float32, seg,
 			tensors.F32ToBF16(d16, dr)
 		}
 		beta := float32(min(g, 1)) // the group's first head overwrites dk, dv
-		mm16(false, false, L, Dh, L, 1, P16, ld, in.do[ql.off:], ql.ld, beta, dv[k0:], ldk)
-		mm16(false, false, L, Dh, L, p.scale, dS16, ld, in.q[ql.off:], ql.ld, beta, dk[k0:], ldk)
-		mm16(true, false, L, Dh, L, p.scale, dS16, ld, in.k[kl.off:], kl.ld, 0, dq[q0:], ldq)
+		mm16(false, false, L, Dh, L, 1, P16, ld, in.do[q0:], ldq, beta, dv[k0:], ldk)
+		mm16(false, false, L, Dh, L, p.scale, dS16, ld, in.q[q0:], ldq, beta, dk[k0:], ldk)
+		mm16(true, false, L, Dh, L, p.scale, dS16, ld, in.k[k0:], ldk, 0, dq[q0:], ldq)
 	}
 }

@@ -1,7 +1,6 @@
 package attention
 
 import (
-	"fmt"
 	"math"
 	"slices"
 	"sync"
@@ -158,46 +157,6 @@ func TestFusedRows(t *testing.T) {
 			}
 		}
 	}
-}
-
-// TestDenseHeadMajor: the dense path on head-major bf16 copies (the default) gives the bits
-// of token-major copies, through Forward/Backward (copies made while rounding) and
-// Forward16/Backward16 (copies of the caller's bf16), with GQA, padding, an empty and a
-// one-token segment.
-func TestDenseHeadMajor(t *testing.T) {
-	avx512BF16(t, func(t *testing.T) {
-		prev := denseMode
-		denseMode = denseAlways
-		defer func() { denseMode, tokenMajor16 = prev, false }()
-		c := tcase{T: 300, H: 4, K: 2, Dh: 64, cu: []int32{0, 1, 1, 150, 300}, pad: func(t int) bool { return t%11 == 0 }}
-		p := c.params()
-		p.BF16 = true
-		in := makeInputs(c, 6)
-		nq, nk := c.T*c.H*c.Dh, c.T*c.K*c.Dh
-		q16, k16, v16 := make([]uint16, nq), make([]uint16, nk), make([]uint16, nk)
-		tensors.F32ToBF16(q16, in.q)
-		tensors.F32ToBF16(k16, in.k)
-		tensors.F32ToBF16(v16, in.v)
-		run := func(token, bf16In bool) [][]float32 {
-			tokenMajor16 = token
-			out := [][]float32{make([]float32, nq), make([]float32, c.H*c.T), make([]float32, nq), make([]float32, nk), make([]float32, nk)}
-			var err1, err2 error
-			if bf16In {
-				err1 = Forward16(out[0], out[1], q16, k16, v16, p)
-				err2 = Backward16(out[2], out[3], out[4], in.do, q16, k16, v16, out[0], out[1], p)
-			} else {
-				err1 = Forward(out[0], out[1], in.q, in.k, in.v, p)
-				err2 = Backward(out[2], out[3], out[4], in.do, in.q, in.k, in.v, out[0], out[1], p)
-			}
-			if err1 != nil || err2 != nil {
-				t.Fatal(err1, err2)
-			}
-			return out
-		}
-		for _, bf16In := range []bool{false, true} {
-			sameBits(t, fmt.Sprintf("head-major, bf16 inputs %v", bf16In), run(false, bf16In), run(true, bf16In))
-		}
-	})
 }
 
 // cvtModes are the probsDS16AVX512 roundings this CPU runs: ROUND16, and VCVTNEPS2BF16 with
