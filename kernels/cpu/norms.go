@@ -29,22 +29,15 @@ func (*Backend) RMSNorm(out, rstd, x, w *tensors.Tensor, eps float32) error {
 }
 
 func (*Backend) RMSNormBackward(dx, dw, dout, x, w, rstd *tensors.Tensor) error {
-	const op = "RMSNormBackward"
-	if _, err := same(op, "x", x, "dx", dx, "dout", dout); err != nil {
-		return err
-	}
-	T, D, err := rows(op, "x", x)
-	if err != nil {
-		return err
-	}
-	if err := check(op, f32("rstd", rstd, T), f32("w", w, D), f32("dw", dw, D)); err != nil {
-		return err
-	}
-	return wrap(op, norm.RMSNormBackward(dx.F32(), dw.F32(), dout.F32(), x.F32(), w.F32(), rstd.F32(), T, D))
+	return rmsNormBackward("RMSNormBackward", dx, nil, dw, dout, x, w, rstd, nil)
 }
 
 func (*Backend) RMSNormBackwardAdd(dx, dx16, dw, dout, x, w, rstd, dres *tensors.Tensor) error {
-	const op = "RMSNormBackwardAdd"
+	return rmsNormBackward("RMSNormBackwardAdd", dx, dx16, dw, dout, x, w, rstd, dres)
+}
+
+// rmsNormBackward checks and runs RMSNormBackward(Add) as op; dx16 and dres may be nil.
+func rmsNormBackward(op string, dx, dx16, dw, dout, x, w, rstd, dres *tensors.Tensor) error {
 	if _, err := same(op, "x", x, "dx", dx, "dout", dout); err != nil {
 		return err
 	}
@@ -65,6 +58,9 @@ func (*Backend) RMSNormBackwardAdd(dx, dx16, dw, dout, x, w, rstd, dres *tensors
 			return err
 		}
 		d16 = dx16.BF16()
+	}
+	if res == nil && d16 == nil {
+		return wrap(op, norm.RMSNormBackward(dx.F32(), dw.F32(), dout.F32(), x.F32(), w.F32(), rstd.F32(), T, D))
 	}
 	return wrap(op, norm.RMSNormBackwardAdd(dx.F32(), d16, dw.F32(), dout.F32(), x.F32(), w.F32(), rstd.F32(), res, T, D))
 }
