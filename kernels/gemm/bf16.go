@@ -76,7 +76,7 @@ func (t *task) runDot(im *impl, ws *workspace) {
 	p := t.p
 	mr, nr := im.dmr, im.dnr
 	kc := kBlock(p.k)
-	ncb := nBlock16(kc, nr)
+	ncb := balance(t.j1-t.j0, nBlock16(kc, nr), nr)
 	mcb := roundUp(ceilDiv(t.i1-t.i0, ceilDiv(t.i1-t.i0, mcMax)), mr)
 	ws.ensure16(mr, nr, min(mcb, t.i1-t.i0), kc, min(ncb, t.j1-t.j0))
 	panel := mr * aStride16

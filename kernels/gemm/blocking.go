@@ -57,7 +57,7 @@ func (t *task) run(im *impl, ws *workspace) {
 		return
 	}
 	kc := kBlock(p.k)
-	ncb := nBlock(kc, im.nr)
+	ncb := balance(t.j1-t.j0, nBlock(kc, im.nr), im.nr)
 	mcb := roundUp(ceilDiv(t.i1-t.i0, ceilDiv(t.i1-t.i0, mcMax)), im.mr) // balanced A blocks
 	ws.ensure(im, min(mcb, t.i1-t.i0), kc, min(ncb, t.j1-t.j0))
 	panel := im.mr * aStride // A panel stride in ws.a
@@ -116,6 +116,16 @@ func split(ts []task, p *problem, im *impl, want int) []task {
 		}
 	}
 	return ts
+}
+
+// balance splits n columns into the fewest blocks of at most most columns and returns the
+// equal block width, rounded up to a multiple of nr: N = 1024 in blocks of up to 960 becomes
+// two of 512, not 960 and 64 (whose lone panel re-reads all of A for one tile).
+func balance(n, most, nr int) int {
+	if n <= 0 {
+		return most
+	}
+	return roundUp(ceilDiv(n, ceilDiv(n, most)), nr)
 }
 
 func ceilDiv(a, b int) int { return (a + b - 1) / b }
