@@ -51,8 +51,8 @@ func expSumAsm(x []float32, m float32) float32 {
 //go:noescape
 func probsDS16AVX512(st, dpt, lse, d *float32, p16, ds16 *uint16, n16, cvt int)
 
-// cvt16 selects the VCVTNEPS2BF16 rounding of probsDS16AVX512 and expSum16AVX512 (where the CPU has AVX512_BF16;
-// tests turn it off to compare with ROUND16).
+// cvt16 selects the VCVTNEPS2BF16 rounding of probsDS16AVX512 and expSum16AVX512 (where the
+// CPU has AVX512_BF16; tests turn it off to compare with ROUND16).
 var cvt16 = b2i(simdpath.BF16())
 
 func b2i(b bool) int {
