@@ -53,8 +53,12 @@
 // For each k pass of kc ≤ 512 (equal passes, depending on k only), an A block of up to
 // ≈1024 rows is packed into 6-row panels (row-major for op(A)=A, k-major for Aᵀ; a
 // row-major bf16 A with even k is read in place instead, its rows lda apart) and a B
-// block of kc × nc (1 MiB) into 64-column panels (8×8 assembly transposes for Bᵀ). The kernel
-// keeps one A panel in L1 and streams B panels. See blocking.go.
+// block of kc × nc (1 MiB, in equal column blocks) into 64-column panels (8×8 assembly
+// transposes for Bᵀ). The kernel keeps one A panel in L1 and streams B panels. See
+// blocking.go. On the bf16 pair path the operands a training step meets out of cache are
+// prefetched towards L2 (PREFETCHT1) a little ahead of use: the next in-place A panel, the
+// source rows the k-major packing reaches 8 pairs later, the next Bᵀ panel's rows
+// (BenchmarkBF16PrefetchCold compares with and without).
 //
 // # Threading and determinism
 //
