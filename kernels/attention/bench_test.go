@@ -135,35 +135,14 @@ func benchGemm(b *testing.B, m, n, k int) {
 // backward rows) against the flash tiles on the vision shape, forward + backward alternating in
 // the same run; x_flash is the flash tiles' time over the dense path's.
 func BenchmarkDenseVsFlash(b *testing.B) {
-	c := benchCases[1].c
-	old := runtime.GOMAXPROCS(1)
-	defer runtime.GOMAXPROCS(old)
 	prev := denseMode
 	defer func() { denseMode = prev }()
-	p := c.params()
-	p.BF16 = true
-	in := makeInputs(c, 1)
-	nq, nk := c.T*c.H*c.Dh, c.T*c.K*c.Dh
-	o, lse := make([]float32, nq), make([]float32, c.H*c.T)
-	dq, dk, dv := make([]float32, nq), make([]float32, nk), make([]float32, nk)
-	step := func(mode int) time.Duration {
-		denseMode = mode
-		t0 := time.Now()
-		if err := Forward(o, lse, in.q, in.k, in.v, p); err != nil {
-			b.Fatal(err)
+	benchDenseAB(b, func(flash bool) {
+		denseMode = denseAlways
+		if flash {
+			denseMode = denseNever
 		}
-		if err := Backward(dq, dk, dv, in.do, in.q, in.k, in.v, o, lse, p); err != nil {
-			b.Fatal(err)
-		}
-		return time.Since(t0)
-	}
-	var tDense, tFlash time.Duration
-	for b.Loop() {
-		tDense += step(denseAlways)
-		tFlash += step(denseNever)
-	}
-	b.ReportMetric(3.5*fwdFlops(c)*float64(b.N)/tDense.Seconds()/1e9, "GFLOP/s")
-	b.ReportMetric(tFlash.Seconds()/tDense.Seconds(), "x_flash")
+	}, "x_flash")
 }
 
 // benchDenseAB times Forward16 + Backward16 on the vision shape with set(false) (the
