@@ -81,3 +81,10 @@ func (s *scratch) ensure16(p *plan) {
 		s.qs16, s.dos16 = make([]uint16, n), make([]uint16, n)
 	}
 }
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}

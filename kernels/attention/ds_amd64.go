@@ -55,13 +55,6 @@ func probsDS16AVX512(st, dpt, lse, d *float32, p16, ds16 *uint16, n16, cvt int)
 // CPU has AVX512_BF16; tests turn it off to compare with ROUND16).
 var cvt16 = b2i(simdpath.BF16())
 
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // probsDSRow16 runs probsDS16AVX512 on a row when the path and length allow it (a multiple of
 // 16 on the AVX-512 path) and reports whether it did.
 func probsDSRow16(st, dpt, lse, d []float32, p16, ds16 []uint16) bool {

@@ -11,3 +11,6 @@ func expSumAsm(x []float32, m float32) float32 { return expSumGo(x, m) }
 func probsDSRow16(st, dpt, lse, d []float32, p16, ds16 []uint16) bool { return false }
 
 func expSumRow16(x []float32, m float32, p16 []uint16) (float32, bool) { return 0, false }
+
+// cvt16 is ds_amd64.go's rounding switch; without the assembly there is only F32ToBF16.
+var cvt16 int
