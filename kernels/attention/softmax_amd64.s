@@ -350,11 +350,11 @@ reduce:
 	MOVL         $0x40, AX \
 	VPBROADCASTD AX, Z14
 
-// func probsDS16AVX512(st, dpt, lse, d *float32, p16, ds16 *uint16, n16 int)
+// func probsDS16AVX512(st, dpt, lse, d *float32, p16, ds16 *uint16, n16, cvt int)
 //
 // One row of the dense transposed backward, 16 lanes at a time: P = e^(st − lse) (expSum's
 // exponential, lse per lane), dS = P·(dpt − d) (dsRow's two roundings); P and dS are stored
-// only as bf16, into p16 and ds16.
+// only as bf16, into p16 and ds16, rounded by ROUND16 (cvt == 0) or VCVTNEPS2BF16.
 TEXT ·probsDS16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         st+0(FP), SI
 	MOVQ         dpt+8(FP), DX
@@ -363,10 +363,8 @@ TEXT ·probsDS16AVX512(SB), NOSPLIT, $0-64
 	MOVQ         p16+32(FP), DI
 	MOVQ         ds16+40(FP), R10
 	MOVQ         n16+48(FP), CX
+	MOVQ         cvt+56(FP), R11
 	EXPCONST512
-	MOVQ         cvt+56(FP), AX
-	TESTQ        AX, AX
-	JNZ          pdscvt
 	ROUNDCONST
 
 pdsloop:
@@ -376,8 +374,19 @@ pdsloop:
 	VMOVUPS (DX), Z5
 	VSUBPS  (R9), Z5, Z5            // dP − D
 	VMULPS  Z3, Z5, Z5              // dS
+	TESTQ   R11, R11
+	JNZ     pdscvt
 	ROUND16(Z3, (DI))
 	ROUND16(Z5, (R10))
+	JMP     pdsnext
+
+pdscvt:
+	CVT16_Z3_Y6
+	VMOVDQU Y6, (DI)
+	CVT16_Z5_Y7
+	VMOVDQU Y7, (R10)
+
+pdsnext:
 	ADDQ    $64, SI
 	ADDQ    $64, DX
 	ADDQ    $64, R8
@@ -389,29 +398,7 @@ pdsloop:
 	VZEROUPPER
 	RET
 
-pdscvt: // the same with VCVTNEPS2BF16 rounding
-	VMOVUPS (SI), Z0
-	VMOVUPS (R8), Z27
-	EXPM512(Z0, Z1, Z2, Z3, Z4, K2) // Z3 = P
-	VMOVUPS (DX), Z5
-	VSUBPS  (R9), Z5, Z5            // dP − D
-	VMULPS  Z3, Z5, Z5              // dS
-	CVT16_Z3_Y6
-	VMOVDQU Y6, (DI)
-	CVT16_Z5_Y7
-	VMOVDQU Y7, (R10)
-	ADDQ    $64, SI
-	ADDQ    $64, DX
-	ADDQ    $64, R8
-	ADDQ    $64, R9
-	ADDQ    $32, DI
-	ADDQ    $32, R10
-	DECQ    CX
-	JNZ     pdscvt
-	VZEROUPPER
-	RET
-
-// func expSum16AVX512(x *float32, n16 int, m float32, p16 *uint16) float32
+// func expSum16AVX512(x *float32, n16 int, m float32, p16 *uint16, cvt int) float32
 //
 // expSumAVX512 for n = 16·n16 that stores e^(x[i] − m) only as bf16 into p16 (x is left
 // unchanged) and returns the float32 sum, summed as expSumAVX512 sums (two accumulators,
