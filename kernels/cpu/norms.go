@@ -54,7 +54,7 @@ func rmsNormBackward(op string, dx, dx16, dw, dout, x, w, rstd, dres *tensors.Te
 	}
 	var d16 []uint16
 	if dx16 != nil {
-		if err := check(op, arg{"dx16", dx16, tensors.BF16, x.Shape()}); err != nil {
+		if err := check(op, bf16("dx16", dx16, x.Shape()...)); err != nil {
 			return err
 		}
 		d16 = dx16.BF16()

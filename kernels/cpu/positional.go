@@ -18,39 +18,32 @@ func rotaryDims(op string, x, cos *tensors.Tensor) (T, H, Dh, R int, err error) 
 }
 
 func (*Backend) Rotary(out, x, cos, sin *tensors.Tensor) error {
-	const op = "Rotary"
+	return rotate("Rotary", "out", "x", out, x, cos, sin, rotary.Forward, rotary.Forward16)
+}
+
+func (*Backend) RotaryBackward(dx, dout, cos, sin *tensors.Tensor) error {
+	return rotate("RotaryBackward", "dx", "dout", dx, dout, cos, sin, rotary.Backward, rotary.Backward16)
+}
+
+// rotate checks and runs Rotary or RotaryBackward (op) with out named outName and x named
+// inName: f32 for an F32 out (which may alias x), f16 for a BF16 out (the F32 result rounded).
+func rotate(op, outName, inName string, out, x, cos, sin *tensors.Tensor,
+	f32f func(out, x, cos, sin []float32, T, H, Dh, R int) error,
+	f16f func(out []uint16, x, cos, sin []float32, T, H, Dh, R int) error) error {
 	T, H, Dh, R, err := rotaryDims(op, x, cos)
 	if err != nil {
 		return err
 	}
-	if out != nil && out.DType() == tensors.BF16 { // bf16 out: the rounded fp32 result
-		if err := check(op, f32("x", x), arg{"out", out, tensors.BF16, []int{T, H, Dh}}, f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
+	if out != nil && out.DType() == tensors.BF16 {
+		if err := check(op, f32(inName, x), bf16(outName, out, T, H, Dh), f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
 			return err
 		}
-		return wrap(op, rotary.Forward16(out.BF16(), x.F32(), cos.F32(), sin.F32(), T, H, Dh, R))
+		return wrap(op, f16f(out.BF16(), x.F32(), cos.F32(), sin.F32(), T, H, Dh, R))
 	}
-	if err := check(op, f32("x", x), f32("out", out, T, H, Dh), f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
+	if err := check(op, f32(inName, x), f32(outName, out, T, H, Dh), f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
 		return err
 	}
-	return wrap(op, rotary.Forward(out.F32(), x.F32(), cos.F32(), sin.F32(), T, H, Dh, R))
-}
-
-func (*Backend) RotaryBackward(dx, dout, cos, sin *tensors.Tensor) error {
-	const op = "RotaryBackward"
-	T, H, Dh, R, err := rotaryDims(op, dout, cos)
-	if err != nil {
-		return err
-	}
-	if dx != nil && dx.DType() == tensors.BF16 { // bf16 dx: the rounded fp32 result
-		if err := check(op, f32("dout", dout), arg{"dx", dx, tensors.BF16, []int{T, H, Dh}}, f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
-			return err
-		}
-		return wrap(op, rotary.Backward16(dx.BF16(), dout.F32(), cos.F32(), sin.F32(), T, H, Dh, R))
-	}
-	if err := check(op, f32("dout", dout), f32("dx", dx, T, H, Dh), f32("cos", cos), f32("sin", sin, T, R/2)); err != nil {
-		return err
-	}
-	return wrap(op, rotary.Backward(dx.F32(), dout.F32(), cos.F32(), sin.F32(), T, H, Dh, R))
+	return wrap(op, f32f(out.F32(), x.F32(), cos.F32(), sin.F32(), T, H, Dh, R))
 }
 
 // gridDims derives H0, W0, C, N from table [H0, W0, C] and grid [N, 2].
