@@ -7,9 +7,9 @@ import (
 
 func (*Backend) RMSNorm(out, rstd, x, w *tensors.Tensor, eps float32) error {
 	const op = "RMSNorm"
-	bf16 := out != nil && out.DType() == tensors.BF16
-	if bf16 { // bf16 out: the rounded fp32 result
-		if err := check(op, f32("x", x), arg{"out", out, tensors.BF16, x.Shape()}); err != nil {
+	bf16Out := out != nil && out.DType() == tensors.BF16
+	if bf16Out { // bf16 out: the rounded fp32 result
+		if err := check(op, f32("x", x), bf16("out", out, x.Shape()...)); err != nil {
 			return err
 		}
 	} else if _, err := same(op, "x", x, "out", out); err != nil {
@@ -22,7 +22,7 @@ func (*Backend) RMSNorm(out, rstd, x, w *tensors.Tensor, eps float32) error {
 	if err := check(op, f32("rstd", rstd, T), f32("w", w, D)); err != nil {
 		return err
 	}
-	if bf16 {
+	if bf16Out {
 		return wrap(op, norm.RMSNormForwardBF16(out.BF16(), rstd.F32(), x.F32(), w.F32(), T, D, eps))
 	}
 	return wrap(op, norm.RMSNormForward(out.F32(), rstd.F32(), x.F32(), w.F32(), T, D, eps))

@@ -163,7 +163,7 @@ func (*Backend) SwiGLU(out, gate, up *tensors.Tensor) error {
 		if err != nil {
 			return err
 		}
-		if err := check(op, arg{"out", out, tensors.BF16, gate.Shape()}); err != nil {
+		if err := check(op, bf16("out", out, gate.Shape()...)); err != nil {
 			return err
 		}
 		return wrap(op, elementwise.SwiGLUBF16(out.BF16(), s[0], s[1]))
@@ -183,7 +183,7 @@ func (*Backend) SwiGLUBackward(dgate, dup, dout, gate, up *tensors.Tensor) error
 			return err
 		}
 		sh := dout.Shape()
-		if err := check(op, arg{"dgate", dgate, tensors.BF16, sh}, arg{"dup", dup, tensors.BF16, sh}); err != nil {
+		if err := check(op, bf16("dgate", dgate, sh...), bf16("dup", dup, sh...)); err != nil {
 			return err
 		}
 		return wrap(op, elementwise.SwiGLUBackwardBF16(dgate.BF16(), dup.BF16(), s[0], s[1], s[2]))
