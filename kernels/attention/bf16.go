@@ -82,6 +82,7 @@ func (s *scratch) ensure16(p *plan) {
 	}
 }
 
+// b2i is 1 for true, 0 for false (assembly flags).
 func b2i(b bool) int {
 	if b {
 		return 1
