@@ -119,11 +119,6 @@ type Norms interface {
 	RMSNorm(out, rstd, x, w *tensors.Tensor, eps float32) error
 	// RMSNormBackward: dx overwritten, dw accumulated.
 	RMSNormBackward(dx, dw, dout, x, w, rstd *tensors.Tensor) error
-	// RMSNormBackwardAdd is RMSNormBackward, then dx += dres (the gradient arriving by the
-	// residual branch around the norm; nil: none), then, when dx16 (BF16, dx's shape) is not
-	// nil, dx16 = dx rounded as Cast would: the bits of the separate ops, which a backend may
-	// run in one pass. dx may alias dout, not dres.
-	RMSNormBackwardAdd(dx, dx16, dw, dout, x, w, rstd, dres *tensors.Tensor) error
 	// LayerNorm: out = (x−mean)·rstd·w + b; mean, rstd [T]. b may be nil.
 	LayerNorm(out, mean, rstd, x, w, b *tensors.Tensor, eps float32) error
 	// LayerNormBackward: dx overwritten; dw, db (nil to skip) accumulated.

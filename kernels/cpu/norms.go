@@ -29,15 +29,7 @@ func (*Backend) RMSNorm(out, rstd, x, w *tensors.Tensor, eps float32) error {
 }
 
 func (*Backend) RMSNormBackward(dx, dw, dout, x, w, rstd *tensors.Tensor) error {
-	return rmsNormBackward("RMSNormBackward", dx, nil, dw, dout, x, w, rstd, nil)
-}
-
-func (*Backend) RMSNormBackwardAdd(dx, dx16, dw, dout, x, w, rstd, dres *tensors.Tensor) error {
-	return rmsNormBackward("RMSNormBackwardAdd", dx, dx16, dw, dout, x, w, rstd, dres)
-}
-
-// rmsNormBackward checks and runs RMSNormBackward(Add) as op; dx16 and dres may be nil.
-func rmsNormBackward(op string, dx, dx16, dw, dout, x, w, rstd, dres *tensors.Tensor) error {
+	const op = "RMSNormBackward"
 	if _, err := same(op, "x", x, "dx", dx, "dout", dout); err != nil {
 		return err
 	}
@@ -48,21 +40,7 @@ func rmsNormBackward(op string, dx, dx16, dw, dout, x, w, rstd, dres *tensors.Te
 	if err := check(op, f32("rstd", rstd, T), f32("w", w, D), f32("dw", dw, D)); err != nil {
 		return err
 	}
-	res, err := optF32(op, "dres", dres, x.Shape()...)
-	if err != nil {
-		return err
-	}
-	var d16 []uint16
-	if dx16 != nil {
-		if err := check(op, bf16("dx16", dx16, x.Shape()...)); err != nil {
-			return err
-		}
-		d16 = dx16.BF16()
-	}
-	if res == nil && d16 == nil {
-		return wrap(op, norm.RMSNormBackward(dx.F32(), dw.F32(), dout.F32(), x.F32(), w.F32(), rstd.F32(), T, D))
-	}
-	return wrap(op, norm.RMSNormBackwardAdd(dx.F32(), d16, dw.F32(), dout.F32(), x.F32(), w.F32(), rstd.F32(), res, T, D))
+	return wrap(op, norm.RMSNormBackward(dx.F32(), dw.F32(), dout.F32(), x.F32(), w.F32(), rstd.F32(), T, D))
 }
 
 // optF32 returns t's data after checking it is F32 of the given shape; nil gives nil.

@@ -1,8 +1,6 @@
 package cuda
 
 import (
-	"fmt"
-
 	"github.com/glmflow/glmflow/kernels/cuda/driver"
 	"github.com/glmflow/glmflow/tensors"
 )
@@ -51,25 +49,6 @@ func (b *Backend) RMSNormBackward(dx, dw, dout, x, w, rstd *tensors.Tensor) erro
 		}
 		return b.launch("rmsnorm_backward_f32", dims(T), new(kargs).p(dptr(dx)).p(dptr(dout)).p(dptr(x)).p(dptr(w)).p(dptr(rstd)).i(T).i(D))
 	})
-}
-
-// RMSNormBackwardAdd runs RMSNormBackward, Add and Cast one after the other (three
-// launches; the bits of the separate ops by construction).
-func (b *Backend) RMSNormBackwardAdd(dx, dx16, dw, dout, x, w, rstd, dres *tensors.Tensor) error {
-	if err := b.RMSNormBackward(dx, dw, dout, x, w, rstd); err != nil {
-		return err
-	}
-	if dres != nil {
-		if err := b.Add(dx, dx, dres); err != nil {
-			return fmt.Errorf("cuda.RMSNormBackwardAdd: %w", err)
-		}
-	}
-	if dx16 != nil {
-		if err := b.Cast(dx16, dx); err != nil {
-			return fmt.Errorf("cuda.RMSNormBackwardAdd: %w", err)
-		}
-	}
-	return nil
 }
 
 func (b *Backend) LayerNorm(out, mean, rstd, x, w, bias *tensors.Tensor, eps float32) error {

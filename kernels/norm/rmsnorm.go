@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/glmflow/glmflow/kernels/elementwise"
 	"github.com/glmflow/glmflow/kernels/vec"
 	"github.com/glmflow/glmflow/tensors"
 )
@@ -91,42 +90,6 @@ func RMSNormBackward(dx, dw, dy, x, w, rstd []float32, T, D int) error {
 		arg{"dy", len(dy), T * D}, arg{"x", len(x), T * D}, arg{"w", len(w), D}, arg{"rstd", len(rstd), T}); err != nil {
 		return err
 	}
-	rmsBackward(dx, nil, dw, dy, x, w, rstd, nil, T, D)
-	return nil
-}
-
-// RMSNormBackwardAdd is RMSNormBackward followed by dx += dres (the gradient arriving by the
-// residual branch around the norm) and, when dx16 is not nil, dx16 = dx rounded to bfloat16
-// (tensors.F32ToBF16): the bits of the three separate passes, with dx added to and rounded
-// while a chunk of rows is still in L2. dres may be nil (nothing added). dx may be the same
-// slice as dy, not as dres.
-//
-//	dx   [T, D]
-//	dx16 [T, D] bf16 bits, or nil
-//	dw   [D]     accumulated
-//	dy   [T, D]
-//	x    [T, D]
-//	w    [D]
-//	rstd [T]
-//	dres [T, D], or nil
-func RMSNormBackwardAdd(dx []float32, dx16 []uint16, dw, dy, x, w, rstd, dres []float32, T, D int) error {
-	args := []arg{{"dx", len(dx), T * D}, {"dw", len(dw), D}, {"dy", len(dy), T * D},
-		{"x", len(x), T * D}, {"w", len(w), D}, {"rstd", len(rstd), T}}
-	if dx16 != nil {
-		args = append(args, arg{"dx16", len(dx16), T * D})
-	}
-	if dres != nil {
-		args = append(args, arg{"dres", len(dres), T * D})
-	}
-	if err := checkArgs("RMSNormBackwardAdd", T, D, args...); err != nil {
-		return err
-	}
-	rmsBackward(dx, dx16, dw, dy, x, w, rstd, dres, T, D)
-	return nil
-}
-
-// rmsBackward is RMSNormBackwardAdd on checked arguments.
-func rmsBackward(dx []float32, dx16 []uint16, dw, dy, x, w, rstd, dres []float32, T, D int) {
 	C := (T + rowChunk - 1) / rowChunk
 	part := make([]float32, C*D)
 	parallel(C, rowChunk*D, func(c0, c1 int) {
@@ -139,26 +102,19 @@ func rmsBackward(dx []float32, dx16 []uint16, dw, dy, x, w, rstd, dres []float32
 				if path != pathGeneric { // two fused passes over the row (the second from L1)
 					m := rmsGrad1Asm(pw, dyr, xr, w, r) * r / float32(D)
 					rmsGrad2Asm(dxr, dyr, xr, w, r, m)
-				} else {
-					for j, v := range dyr {
-						g[j] = v * w[j]
-						pw[j] += v * float32(xr[j]*r)
-					}
-					m := vec.Dot(g, xr) * r / float32(D) // mean(g·x̂)
-					for j, v := range xr {
-						dxr[j] = r * (g[j] - float32(v*r)*m)
-					}
+					continue
 				}
-			}
-			// The chunk's rows of dx, still in L2: add the residual, round.
-			a, b := c*rowChunk*D, min((c+1)*rowChunk, T)*D
-			if dres != nil {
-				elementwise.Add(dx[a:b], dx[a:b], dres[a:b])
-			}
-			if dx16 != nil {
-				tensors.F32ToBF16(dx16[a:b], dx[a:b])
+				for j, v := range dyr {
+					g[j] = v * w[j]
+					pw[j] += v * float32(xr[j]*r)
+				}
+				m := vec.Dot(g, xr) * r / float32(D) // mean(g·x̂)
+				for j, v := range xr {
+					dxr[j] = r * (g[j] - float32(v*r)*m)
+				}
 			}
 		}
 	})
 	sumPartials(dw, part, C, D)
+	return nil
 }

@@ -563,10 +563,10 @@ func (s *VisionStage) backward(o *visOps, st *visMB, dOut *tensors.Tensor) *visB
 	a, w := st.act, st.w
 	b := &visBack{blocks: make([]visBlockBack, len(w.blocks))}
 	dz := s.mergerBackward(o, &b.merger, &a.merger, st, dOut)
-	var dx, dxg *tensors.Tensor // the gradient reaching each block's output, and as a GEMM operand
-	dx, dxg, b.dPostLN = o.rmsnormBackAdd(dz, a.xL, w.postLN, a.rstdL, nil, true)
+	var dx *tensors.Tensor
+	dx, b.dPostLN = o.rmsnormBack(dz, a.xL, w.postLN, a.rstdL)
 	for i := len(w.blocks) - 1; i >= 0; i-- {
-		dx, dxg = s.blockBackward(o, &w.blocks[i], &a.blocks[i], &b.blocks[i], st, dx, dxg, i > 0)
+		dx = s.blockBackward(o, &w.blocks[i], &a.blocks[i], &b.blocks[i], st, dx)
 	}
 	b.dx0 = dx
 	var de *tensors.Tensor

@@ -100,14 +100,13 @@ func (s *VisionStage) blockForward(o *visOps, w *visBlockW, a *visBlockAct, st *
 	return x3
 }
 
-// blockBackward takes the gradient of the block output (dx3, and dx3g: the same as a GEMM
-// operand) and returns the gradient of its input (and, with outG, that as a GEMM operand for
-// the previous block); it fills b for blockWeightGrads.
-func (s *VisionStage) blockBackward(o *visOps, w *visBlockW, a *visBlockAct, b *visBlockBack, st *visMB, dx3, dx3g *tensors.Tensor, outG bool) (dx, dxg *tensors.Tensor) {
+// blockBackward takes the gradient of the block output and returns the gradient of its input;
+// it fills b for blockWeightGrads.
+func (s *VisionStage) blockBackward(o *visOps, w *visBlockW, a *visBlockAct, b *visBlockBack, st *visMB, dx3 *tensors.Tensor) *tensors.Tensor {
 	c := &s.cfg
 	P, Dv, H, Dh, F := st.lay.P, c.HiddenSize, c.NumHeads, c.HeadDim(), c.OutHiddenSize
 	// MLP.
-	b.dx3 = dx3g
+	b.dx3 = o.gemmIn(dx3)
 	ds := o.f32(P, F)
 	o.linearDX(ds, b.dx3, w.down, false)
 	dg, du := o.gemmOut(P, F), o.gemmOut(P, F)
@@ -117,7 +116,9 @@ func (s *VisionStage) blockBackward(o *visOps, w *visBlockW, a *visBlockAct, b *
 	o.linearDX(dh2, b.dg, w.gate, false)
 	o.linearDX(dh2, b.du, w.up, true)
 	var dx2 *tensors.Tensor
-	dx2, b.dx2, b.dn2 = o.rmsnormBackAdd(dh2, a.x2, w.norm2, a.rstd2, dx3, true)
+	dx2, b.dn2 = o.rmsnormBack(dh2, a.x2, w.norm2, a.rstd2)
+	o.do(func() error { return s.be.Add(dx2, dx2, dx3) })
+	b.dx2 = o.gemmIn(dx2)
 	// Attention.
 	dO := o.f32(P, H, Dh)
 	o.linearDX(o.view(dO, P, Dv), b.dx2, w.proj, false)
@@ -141,8 +142,10 @@ func (s *VisionStage) blockBackward(o *visOps, w *visBlockW, a *visBlockAct, b *
 	o.linearDX(dh1, b.dq, w.q, false)
 	o.linearDX(dh1, b.dk, w.k, true)
 	o.linearDX(dh1, b.dv, w.v, true)
-	dx, dxg, b.dn1 = o.rmsnormBackAdd(dh1, a.x, w.norm1, a.rstd1, dx2, outG)
-	return dx, dxg
+	var dx *tensors.Tensor
+	dx, b.dn1 = o.rmsnormBack(dh1, a.x, w.norm1, a.rstd1)
+	o.do(func() error { return s.be.Add(dx, dx, dx2) })
+	return dx
 }
 
 // blockWeightGrads accumulates one block's parameter gradients into g.

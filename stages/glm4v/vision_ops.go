@@ -197,28 +197,6 @@ func (o *visOps) rmsnormBack(dy, x, w, rstd *tensors.Tensor) (dx, dw *tensors.Te
 	return dx, dw
 }
 
-// rmsnormBackAdd is rmsnormBack followed by dx += dres (the residual branch's gradient; nil:
-// none) in one backend pass; with gemm it also returns dx as a GEMM operand (gemmIn's form,
-// written by the same pass in bf16 mode), else dxg is nil.
-func (o *visOps) rmsnormBackAdd(dy, x, w, rstd, dres *tensors.Tensor, gemm bool) (dx, dxg, dw *tensors.Tensor) {
-	if o.err != nil {
-		return nil, nil, nil
-	}
-	dx, dw = o.f32(x.Shape()...), o.zeros(w.Dim(0))
-	var dx16 *tensors.Tensor
-	if gemm && o.prec == precBF16 {
-		dx16 = o.alloc(tensors.BF16, x.Shape()...)
-	}
-	o.do(func() error { return o.be.RMSNormBackwardAdd(dx, dx16, dw, dy, x, w, rstd, dres) })
-	switch {
-	case dx16 != nil:
-		dxg = dx16
-	case gemm:
-		dxg = dx
-	}
-	return dx, dxg, dw
-}
-
 // host returns t's values as a host tensor (t itself on the CPU).
 func visHost(be kernels.Backend, t *tensors.Tensor) (*tensors.Tensor, error) {
 	if !t.Device().CUDA {
