@@ -318,3 +318,27 @@ func TestForward16(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkBackward16: Backward16 (rotate blocks of tokens into L1, round) against its
+// baseline, Backward into a float32 buffer then tensors.F32ToBF16, alternating in the same run
+// on the vision shape; x_separate is the baseline's time over Backward16's.
+func BenchmarkBackward16(b *testing.B) {
+	sh := shape{2048, 6, 64, 64}
+	n := sh.T * sh.H * sh.Dh
+	x := kerneltest.Normal(kerneltest.RNG(1), n, 1)
+	c, s := randomAngles(2, sh.T*sh.R/2)
+	old := runtime.GOMAXPROCS(1)
+	defer runtime.GOMAXPROCS(old)
+	f32, out := make([]float32, n), make([]uint16, n)
+	var t16, tSep time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		_ = Backward16(out, x, c, s, sh.T, sh.H, sh.Dh, sh.R)
+		t1 := time.Now()
+		_ = Backward(f32, x, c, s, sh.T, sh.H, sh.Dh, sh.R)
+		tensors.F32ToBF16(out, f32)
+		t16, tSep = t16+t1.Sub(t0), tSep+time.Since(t1)
+	}
+	b.ReportMetric(float64(t16.Nanoseconds())/float64(b.N), "ns/rotation")
+	b.ReportMetric(tSep.Seconds()/t16.Seconds(), "x_separate")
+}
